@@ -1,0 +1,121 @@
+//! Command-line definitions (clap derive) and nothing else: parsing lives here, behaviour in
+//! `app`. Global flags (`--config`, `--format`, `-v`, …) are accepted before or after the
+//! subcommand.
+
+use crate::render::Format;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "skipper",
+    version,
+    about = "Ask your data questions; get SQL-backed, audited answers.",
+    long_about = "Skipper answers questions over a governed catalog with SQL it proves valid on an \
+                  embedded federated engine (Postgres, SQLite, Parquet/CSV/JSON, S3). With no \
+                  configuration it uses the demo lake.",
+    after_help = "Exit codes: 0 success, 1 negative answer, 2 usage/configuration error, \
+                  3 access denied, 4 model unavailable, 5 source or query failure, 130 interrupted."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct GlobalArgs {
+    /// Configuration file (default: $SKIPPER_CONFIG, then ./skipper.toml, else the demo lake).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Catalog folder (default: context/ beside the configuration file).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub context: Option<PathBuf>,
+    /// Output format (default: table on a terminal, JSON otherwise).
+    #[arg(long, global = true, value_enum, env = "SKIPPER_FORMAT")]
+    pub format: Option<Format>,
+    /// Catalog (source) that unqualified table names resolve in.
+    #[arg(long, global = true, value_name = "NAME", env = "SKIPPER_CATALOG")]
+    pub catalog: Option<String>,
+    /// Schema that unqualified table names resolve in.
+    #[arg(long, global = true, value_name = "NAME", env = "SKIPPER_SCHEMA")]
+    pub schema: Option<String>,
+    /// Pin "now" (RFC 3339 or YYYY-MM-DD) for everything Skipper computes.
+    #[arg(long, global = true, value_name = "TIME", env = "SKIPPER_NOW")]
+    pub now: Option<String>,
+    /// Time zone timestamps are printed in (IANA name; default UTC or the configured one).
+    #[arg(long, global = true, value_name = "TZ", env = "SKIPPER_TIMEZONE")]
+    pub timezone: Option<String>,
+    /// More logging on stderr: -v debug, -vv trace (RUST_LOG wins).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// No notices on stderr, only errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run read-only SQL across every source.
+    Sql(SqlArgs),
+    /// Create (or rebuild) the demo lake.
+    Demo(DemoArgs),
+    /// Show the resolved configuration.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Check that every source is reachable and say what is wrong.
+    Doctor,
+    /// Print shell completions.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Print the resolved configuration, secrets redacted.
+    Show,
+}
+
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// The SQL to run (read from stdin when absent and stdin is not a terminal).
+    pub sql: Option<String>,
+    /// Run the statements of a file, each checked and run in turn.
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "FILE",
+        conflicts_with = "sql"
+    )]
+    pub file: Option<PathBuf>,
+    /// Show which part runs where and the SQL sent to each remote source; run nothing.
+    #[arg(long)]
+    pub explain: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// The last day of data (YYYY-MM-DD; default today, or the pinned now).
+    #[arg(long, value_name = "DATE")]
+    pub anchor_date: Option<String>,
+    /// Seed for the generator.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Multiply row counts (for benchmarks).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub scale: u32,
+    /// Rebuild even if the demo exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Put the dimensions, invoices and tickets in this Postgres database instead of SQLite.
+    #[arg(long, value_name = "URL")]
+    pub postgres: Option<String>,
+    /// Where to create it (default: the data directory's demo/ folder).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}

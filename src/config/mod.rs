@@ -1,0 +1,430 @@
+//! Configuration: where Skipper finds its sources, its catalog folder and its defaults.
+//!
+//! Settings resolve in one order everywhere: command-line flags, then `SKIPPER_*` environment
+//! variables, then `skipper.toml`. The file is found by `--config PATH`, then `SKIPPER_CONFIG`,
+//! then `./skipper.toml`; with none of them, Skipper uses the demo lake (the caller decides that,
+//! this module only reports that no file was found).
+//!
+//! Limits: this module parses and validates; it never connects to a source. Secrets (passwords,
+//! keys) are kept in [`Secret`], whose `Debug`/`Display` never show the value, and
+//! [`Config::redacted`] is the only way the configuration is printed.
+
+mod clock;
+mod secret;
+
+pub use clock::Clock;
+pub use secret::Secret;
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Errors of this layer. Each names the file and, where the parser knows it, the line.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: {message}")]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl ConfigError {
+    /// A hint for the person at the terminal, where one helps.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            ConfigError::Read { .. } => Some(
+                "pass an existing file with --config, or run with no configuration to use the demo lake"
+                    .into(),
+            ),
+            ConfigError::Parse { message, .. } if message.contains("unknown field") => Some(
+                "see the configuration reference in README.md for the accepted keys".into(),
+            ),
+            ConfigError::Parse { .. } => Some("fix the file at the position shown".into()),
+            ConfigError::Invalid(_) => None,
+        }
+    }
+}
+
+/// The whole of `skipper.toml`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Catalog (source) that unqualified table names resolve in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_catalog: Option<String>,
+    /// Schema that unqualified table names resolve in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_schema: Option<String>,
+    /// Time zone timestamps are printed in (IANA name); UTC when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    /// The catalog folder; `context/` beside the config file when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<PathBuf>,
+    #[serde(default)]
+    pub engine: EngineConfig,
+    #[serde(default)]
+    pub sources: BTreeMap<String, SourceConfig>,
+}
+
+/// Engine settings shared by every source.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineConfig {
+    /// DataFusion target partitions (threads); the number of cores when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<usize>,
+    /// Upper bound on a whole query, in seconds; remote sources also get it as their
+    /// server-side statement timeout.
+    #[serde(default = "default_query_timeout")]
+    pub query_timeout_secs: u64,
+    /// Upper bound on opening a connection to a remote source, in seconds.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_secs: u64,
+}
+
+fn default_query_timeout() -> u64 {
+    300
+}
+fn default_connect_timeout() -> u64 {
+    5
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            threads: None,
+            query_timeout_secs: default_query_timeout(),
+            connect_timeout_secs: default_connect_timeout(),
+        }
+    }
+}
+
+/// One named source; it becomes a catalog, so its tables are `name.schema.table`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum SourceConfig {
+    Postgres(PostgresSource),
+    Sqlite(SqliteSource),
+    Parquet(FileSource),
+    Csv(FileSource),
+    Json(FileSource),
+}
+
+impl SourceConfig {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SourceConfig::Postgres(_) => "postgres",
+            SourceConfig::Sqlite(_) => "sqlite",
+            SourceConfig::Parquet(_) => "parquet",
+            SourceConfig::Csv(_) => "csv",
+            SourceConfig::Json(_) => "json",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresSource {
+    /// `postgresql://user[:password]@host[:port]/db?sslmode=…`; parts left out come from the
+    /// usual `PG*` variables.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<Secret>,
+    /// Name of an environment variable holding the password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_env: Option<String>,
+    /// disable | prefer | require | verify-ca | verify-full
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sslmode: Option<String>,
+    /// PEM or DER file of root certificates to trust.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sslrootcert: Option<PathBuf>,
+    /// At most this many connections to the server (default 4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool_size: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqliteSource {
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSource {
+    /// A local folder or file, or `s3://bucket/prefix/`.
+    pub path: String,
+    /// The one schema the tables appear in (default `main`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// S3-compatible endpoint (MinIO, R2, …); AWS when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_access_key: Option<Secret>,
+    /// Allow plain http endpoints (local test servers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_http: Option<bool>,
+}
+
+impl FileSource {
+    pub fn schema_name(&self) -> &str {
+        self.schema.as_deref().unwrap_or("main")
+    }
+}
+
+/// Where the configuration came from, for `config show` and the stderr notice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ConfigOrigin {
+    Flag {
+        path: PathBuf,
+    },
+    Env {
+        path: PathBuf,
+    },
+    WorkingDir {
+        path: PathBuf,
+    },
+    /// No file anywhere: the caller falls back to the demo lake.
+    Demo {
+        path: PathBuf,
+    },
+}
+
+impl ConfigOrigin {
+    pub fn path(&self) -> &Path {
+        match self {
+            ConfigOrigin::Flag { path }
+            | ConfigOrigin::Env { path }
+            | ConfigOrigin::WorkingDir { path }
+            | ConfigOrigin::Demo { path } => path,
+        }
+    }
+}
+
+/// Find the configuration file: `--config`, then `SKIPPER_CONFIG`, then `./skipper.toml`.
+/// `None` means there is none and the demo lake applies.
+pub fn locate(flag: Option<&Path>, env: Option<&str>, cwd: &Path) -> Option<ConfigOrigin> {
+    if let Some(p) = flag {
+        return Some(ConfigOrigin::Flag {
+            path: p.to_path_buf(),
+        });
+    }
+    if let Some(p) = env.filter(|s| !s.is_empty()) {
+        return Some(ConfigOrigin::Env {
+            path: PathBuf::from(p),
+        });
+    }
+    let local = cwd.join("skipper.toml");
+    local
+        .is_file()
+        .then_some(ConfigOrigin::WorkingDir { path: local })
+}
+
+impl Config {
+    /// Read and validate a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parse configuration text; `path` is used in messages and to resolve relative paths.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let mut config: Config = toml::from_str(text).map_err(|e| {
+            let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
+            ConfigError::Parse {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: e.message().trim().to_string(),
+            }
+        })?;
+        let base = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        config.resolve_relative_paths(&base);
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    fn resolve_relative_paths(&mut self, base: &Path) {
+        for source in self.sources.values_mut() {
+            match source {
+                SourceConfig::Sqlite(s) if s.path.is_relative() => s.path = base.join(&s.path),
+                SourceConfig::Parquet(f) | SourceConfig::Csv(f) | SourceConfig::Json(f)
+                    if !f.path.contains("://") && Path::new(&f.path).is_relative() =>
+                {
+                    f.path = base.join(&f.path).to_string_lossy().into_owned();
+                }
+                _ => {}
+            }
+        }
+        if let Some(c) = &self.context
+            && c.is_relative()
+        {
+            self.context = Some(base.join(c));
+        }
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        for (name, source) in &self.sources {
+            if !is_identifier(name) {
+                return Err(ConfigError::Invalid(format!(
+                    "{}: source name '{name}' must be lowercase letters, digits and '_', starting with a letter",
+                    path.display()
+                )));
+            }
+            if let SourceConfig::Postgres(pg) = source
+                && let Some(mode) = &pg.sslmode
+                && !SSL_MODES.contains(&mode.as_str())
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "{}: source '{name}': sslmode '{mode}' is not one of {}",
+                    path.display(),
+                    SSL_MODES.join(", ")
+                )));
+            }
+        }
+        if let Some(tz) = &self.timezone {
+            tz.parse::<chrono_tz::Tz>().map_err(|_| {
+                ConfigError::Invalid(format!(
+                    "{}: timezone '{tz}' is not an IANA time zone name (e.g. UTC, Europe/London)",
+                    path.display()
+                ))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The configuration as TOML with every secret replaced by `***`.
+    pub fn redacted(&self) -> String {
+        // `Secret` serializes as "***", so plain serialization is already redacted.
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+pub const SSL_MODES: &[&str] = &["disable", "prefer", "require", "verify-ca", "verify-full"];
+
+pub(crate) fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// The data directory: `SKIPPER_DATA_DIR`, else `$XDG_DATA_HOME/skipper`, else `./.skipper`.
+pub fn data_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("SKIPPER_DATA_DIR").filter(|s| !s.is_empty()) {
+        return PathBuf::from(d);
+    }
+    if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|s| !s.is_empty()) {
+        return PathBuf::from(d).join("skipper");
+    }
+    PathBuf::from(".skipper")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sources_and_resolves_relative_paths() {
+        let text = r#"
+default_catalog = "billing"
+[sources.billing]
+kind = "postgres"
+url = "postgresql://me:hunter2@127.0.0.1:5432/billing"
+[sources.crm]
+kind = "sqlite"
+path = "crm.db"
+[sources.lake]
+kind = "parquet"
+path = "s3://bucket/prefix/"
+"#;
+        let c = Config::parse(text, Path::new("/etc/skipper/skipper.toml")).unwrap();
+        assert_eq!(c.sources.len(), 3);
+        match &c.sources["crm"] {
+            SourceConfig::Sqlite(s) => assert_eq!(s.path, PathBuf::from("/etc/skipper/crm.db")),
+            other => panic!("wrong kind {other:?}"),
+        }
+        match &c.sources["lake"] {
+            SourceConfig::Parquet(f) => assert_eq!(f.path, "s3://bucket/prefix/"),
+            other => panic!("wrong kind {other:?}"),
+        }
+        let shown = c.redacted();
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("***"));
+    }
+
+    #[test]
+    fn unknown_key_reports_file_line_and_column() {
+        let text = "[sources.a]\nkind = \"sqlite\"\npath = \"x.db\"\ncolour = 1\n";
+        let e = Config::parse(text, Path::new("s.toml")).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.starts_with("s.toml:4:1:"), "{msg}");
+        assert!(msg.contains("unknown field `colour`"), "{msg}");
+    }
+
+    #[test]
+    fn malformed_toml_reports_line() {
+        let text = "default_schema = \"x\"\n[sources.a\nkind = 1\n";
+        let e = Config::parse(text, Path::new("s.toml")).unwrap_err();
+        assert!(e.to_string().starts_with("s.toml:2:"), "{e}");
+    }
+
+    #[test]
+    fn unknown_kind_and_bad_names_are_refused() {
+        let e = Config::parse("[sources.a]\nkind = \"oracle\"\n", Path::new("s.toml")).unwrap_err();
+        assert!(e.to_string().contains("unknown variant `oracle`"), "{e}");
+        let e = Config::parse(
+            "[sources.Bad-Name]\nkind = \"sqlite\"\npath = \"x\"\n",
+            Path::new("s.toml"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("source name 'Bad-Name'"), "{e}");
+    }
+
+    #[test]
+    fn locate_prefers_flag_then_env_then_cwd() {
+        let dir = std::env::temp_dir();
+        let flag = PathBuf::from("/x/flag.toml");
+        assert_eq!(
+            locate(Some(&flag), Some("/y/env.toml"), &dir),
+            Some(ConfigOrigin::Flag { path: flag })
+        );
+        assert_eq!(
+            locate(None, Some("/y/env.toml"), &dir),
+            Some(ConfigOrigin::Env {
+                path: PathBuf::from("/y/env.toml")
+            })
+        );
+    }
+}

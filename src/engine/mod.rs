@@ -1,0 +1,667 @@
+//! The engine: one DataFusion session in which every configured source is a catalog, so tables
+//! are `source.schema.table` as in Trino, and one query may join them all.
+//!
+//! Its job: open the sources (in parallel, each with a bounded connect timeout; a source that
+//! fails is recorded with its error instead of failing the others), refuse anything that is not
+//! read-only before it runs, plan with a pinned "now" when one is set, execute as a stream, explain
+//! which part runs where, and cancel remote work on Ctrl-C or timeout.
+//!
+//! Limits: the engine never prints; it returns results and errors to its caller. Fidelity fixes
+//! for Postgres-specific SQL are the next issue's work; what DataFusion and the federation
+//! unparser do today is what runs.
+
+mod explain;
+mod files;
+pub mod postgres;
+pub mod readonly;
+mod remote;
+
+pub use explain::{Explanation, RemoteFragment};
+pub use readonly::Refusal;
+
+use crate::config::{Clock, Config, FileSource, SourceConfig};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::sql::parser::Statement as DfStatement;
+use datafusion::sql::sqlparser::ast::Statement;
+use datafusion_table_providers::sql::db_connection_pool::JoinPushDown;
+use datafusion_table_providers::sql::db_connection_pool::Mode;
+use datafusion_table_providers::sqlite::pool::SqliteConnectionPool;
+use files::{FileCatalog, FileKind};
+use postgres::{PgCanceller, PgSettings, ProcessEnv};
+use remote::{RemoteCatalog, RemoteKind};
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use url::Url;
+
+/// Errors of the engine layer; the front end maps each kind to an exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The SQL was refused before anything ran.
+    #[error("{0}")]
+    Refused(#[from] Refusal),
+    /// The SQL names something that does not exist or does not type-check.
+    #[error("{message}")]
+    Plan {
+        message: String,
+        hint: Option<String>,
+    },
+    /// A source could not be opened.
+    #[error("source '{source_name}' is unavailable: {message}")]
+    SourceUnavailable {
+        source_name: String,
+        message: String,
+    },
+    /// The query failed while it ran.
+    #[error("query failed: {message}")]
+    Query { message: String },
+    #[error("query timed out after {secs}s and was cancelled")]
+    Timeout { secs: u64 },
+    #[error("interrupted")]
+    Interrupted,
+    #[error("{0}")]
+    Setup(String),
+}
+
+impl EngineError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            EngineError::Refused(r) => Some(r.hint().to_string()),
+            EngineError::Plan { hint, .. } => hint.clone(),
+            EngineError::SourceUnavailable { .. } => {
+                Some("run `skipper doctor` to check every source".into())
+            }
+            EngineError::Timeout { .. } => Some(
+                "raise [engine] query_timeout_secs in skipper.toml, or narrow the query".into(),
+            ),
+            _ => None,
+        }
+    }
+}
+
+/// How one source fared when the engine opened it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SourceStatus {
+    pub name: String,
+    pub kind: String,
+    /// Where it is, safe to print (no password).
+    pub location: String,
+    pub schemas: Vec<String>,
+    pub tables: usize,
+    /// Why it could not be opened.
+    pub error: Option<String>,
+}
+
+/// What the engine needs beyond the configuration file.
+#[derive(Debug, Clone, Default)]
+pub struct EngineOptions {
+    /// `--catalog`: overrides the configured default catalog.
+    pub catalog: Option<String>,
+    /// `--schema`: overrides the configured default schema.
+    pub schema: Option<String>,
+    pub clock: Option<Clock>,
+    /// Open only these sources (all when empty).
+    pub only: Vec<String>,
+}
+
+/// A planned statement: its logical form, its physical plan and the session state that made it.
+pub struct Planned {
+    pub physical: Arc<dyn ExecutionPlan>,
+    pub schema: SchemaRef,
+    state: datafusion::execution::SessionState,
+}
+
+pub struct Engine {
+    ctx: SessionContext,
+    sources: Vec<SourceStatus>,
+    clock: Clock,
+    query_timeout: Duration,
+    cancellers: Vec<PgCanceller>,
+    /// compute context of a federated executor → source name, for `explain`.
+    contexts: HashMap<String, String>,
+    default_catalog: String,
+    default_schema: String,
+}
+
+impl Engine {
+    /// Open every configured source. Sources that fail are kept in [`Engine::sources`] with
+    /// their error; queries that touch them fail with that error.
+    pub async fn open(config: &Config, options: &EngineOptions) -> Result<Engine, EngineError> {
+        let (default_catalog, default_schema) = default_namespace(config, options);
+        let threads = config
+            .engine
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+        let session_config = SessionConfig::new()
+            .with_information_schema(true)
+            .with_target_partitions(threads.max(1))
+            .with_default_catalog_and_schema(&default_catalog, &default_schema)
+            .with_create_default_catalog_and_schema(true);
+        let runtime = Arc::new(
+            RuntimeEnvBuilder::new()
+                .build()
+                .map_err(|e| EngineError::Setup(e.to_string()))?,
+        );
+        let state = datafusion::execution::session_state::SessionStateBuilder::new()
+            .with_config(session_config)
+            .with_runtime_env(Arc::clone(&runtime))
+            .with_default_features()
+            .with_optimizer_rules(datafusion_federation::default_optimizer_rules())
+            .with_query_planner(Arc::new(datafusion_federation::FederatedQueryPlanner::new()))
+            .build();
+        let ctx = SessionContext::new_with_state(state);
+
+        let connect_timeout = Duration::from_secs(config.engine.connect_timeout_secs.max(1));
+        let query_timeout = Duration::from_secs(config.engine.query_timeout_secs.max(1));
+        let selected: Vec<(&String, &SourceConfig)> = config
+            .sources
+            .iter()
+            .filter(|(n, _)| options.only.is_empty() || options.only.contains(n))
+            .collect();
+        let opened = futures::future::join_all(selected.iter().map(|(name, source)| {
+            open_source(name, source, &runtime, connect_timeout, query_timeout)
+        }))
+        .await;
+
+        let mut engine = Engine {
+            ctx,
+            sources: Vec::new(),
+            clock: options.clock.unwrap_or(Clock::Real),
+            query_timeout,
+            cancellers: Vec::new(),
+            contexts: HashMap::new(),
+            default_catalog,
+            default_schema,
+        };
+        for ((name, source), result) in selected.into_iter().zip(opened) {
+            let mut status = SourceStatus {
+                name: name.clone(),
+                kind: source.kind().to_string(),
+                location: location(source),
+                schemas: vec![],
+                tables: 0,
+                error: None,
+            };
+            match result {
+                Ok(opened) => {
+                    status.schemas = opened.catalog.schema_names();
+                    status.tables = status
+                        .schemas
+                        .iter()
+                        .filter_map(|s| opened.catalog.schema(s))
+                        .map(|s| s.table_names().len())
+                        .sum();
+                    if let Some(c) = opened.canceller {
+                        engine.cancellers.push(c);
+                    }
+                    if let Some(c) = opened.compute_context {
+                        engine.contexts.insert(c, name.clone());
+                    }
+                    engine.ctx.register_catalog(name.as_str(), opened.catalog);
+                }
+                Err(e) => status.error = Some(e),
+            }
+            engine.sources.push(status);
+        }
+        Ok(engine)
+    }
+
+    pub fn sources(&self) -> &[SourceStatus] {
+        &self.sources
+    }
+
+    pub fn default_namespace(&self) -> (&str, &str) {
+        (&self.default_catalog, &self.default_schema)
+    }
+
+    pub fn query_timeout(&self) -> Duration {
+        self.query_timeout
+    }
+
+    /// Every table as `source.schema.table`, sorted.
+    pub fn table_names(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for s in &self.sources {
+            let Some(cat) = self.ctx.catalog(&s.name) else {
+                continue;
+            };
+            for schema in cat.schema_names() {
+                if let Some(sp) = cat.schema(&schema) {
+                    for t in sp.table_names() {
+                        out.push(format!("{}.{schema}.{t}", s.name));
+                    }
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// Parse and check SQL; see [`readonly::check`].
+    pub fn check(&self, sql: &str, allow_several: bool) -> Result<Vec<Statement>, EngineError> {
+        Ok(readonly::check(sql, allow_several)?)
+    }
+
+    /// Plan one checked statement without running it: names, types and functions resolved,
+    /// the federation rule applied, a physical plan built.
+    pub async fn plan(&self, statement: &Statement) -> Result<Planned, EngineError> {
+        readonly::check(&statement.to_string(), false)?;
+        let mut state = self.ctx.state();
+        state.mark_start_execution();
+        if let Some(now) = self.clock.pinned() {
+            state.execution_props_mut().query_execution_start_time = Some(now);
+        }
+        let logical = state
+            .statement_to_plan(DfStatement::Statement(Box::new(statement.clone())))
+            .await
+            .map_err(|e| self.plan_error(e))?;
+        let physical = state
+            .create_physical_plan(&logical)
+            .await
+            .map_err(|e| self.plan_error(e))?;
+        let schema = physical.schema();
+        Ok(Planned {
+            physical,
+            schema,
+            state,
+        })
+    }
+
+    /// Start executing a planned statement; batches arrive as the sources produce them.
+    pub fn execute(&self, planned: &Planned) -> Result<SendableRecordBatchStream, EngineError> {
+        datafusion::physical_plan::execute_stream(
+            Arc::clone(&planned.physical),
+            planned.state.task_ctx(),
+        )
+        .map_err(|e| query_error(&e))
+    }
+
+    /// Which part of a planned statement runs where, with the SQL sent to each remote source.
+    pub fn explain(&self, planned: &Planned) -> Explanation {
+        explain::explain(planned.physical.as_ref(), &self.contexts)
+    }
+
+    /// Run `work` under the query timeout, cancelling it (and the remote queries it started) on
+    /// Ctrl-C or timeout.
+    pub async fn guarded<T>(
+        &self,
+        work: impl Future<Output = Result<T, EngineError>>,
+    ) -> Result<T, EngineError> {
+        tokio::select! {
+            r = work => r,
+            _ = tokio::signal::ctrl_c() => {
+                self.cancel_remote().await;
+                Err(EngineError::Interrupted)
+            }
+            _ = tokio::time::sleep(self.query_timeout) => {
+                self.cancel_remote().await;
+                Err(EngineError::Timeout { secs: self.query_timeout.as_secs() })
+            }
+        }
+    }
+
+    /// Cancel every query this process is running on a remote server.
+    pub async fn cancel_remote(&self) {
+        for c in &self.cancellers {
+            match c.cancel_running().await {
+                Ok(n) => tracing::debug!(cancelled = n, "remote queries cancelled"),
+                Err(e) => tracing::warn!("could not cancel remote queries: {e}"),
+            }
+        }
+    }
+
+    fn plan_error(&self, e: datafusion::error::DataFusionError) -> EngineError {
+        let message = clean_message(&e);
+        if let Some(name) = missing_table(&message) {
+            let parts: Vec<&str> = name.split('.').collect();
+            // A table in a source that failed to open: report the source's error instead.
+            if parts.len() == 3
+                && let Some(s) = self
+                    .sources
+                    .iter()
+                    .find(|s| s.name == parts[0] && s.error.is_some())
+            {
+                return EngineError::SourceUnavailable {
+                    source_name: s.name.clone(),
+                    message: s.error.clone().unwrap_or_default(),
+                };
+            }
+            let known: Vec<String> = self.table_names();
+            let hint = if parts.len() == 3 && !self.sources.iter().any(|s| s.name == parts[0]) {
+                let names: Vec<&str> = self.sources.iter().map(|s| s.name.as_str()).collect();
+                match closest(parts[0], names.iter().copied()) {
+                    Some(c) => Some(format!(
+                        "unknown source '{}': did you mean '{c}'?",
+                        parts[0]
+                    )),
+                    None => Some(format!(
+                        "unknown source '{}'; the sources are: {}",
+                        parts[0],
+                        names.join(", ")
+                    )),
+                }
+            } else {
+                closest_table(&name, &known, &self.default_catalog, &self.default_schema)
+                    .map(|c| format!("did you mean {c}?"))
+                    .or_else(|| {
+                        Some("list the tables with: skipper sql \"SHOW TABLES\"".to_string())
+                    })
+            };
+            return EngineError::Plan {
+                message: format!("table '{name}' not found"),
+                hint,
+            };
+        }
+        if message.contains("External error") || message.contains("connection") {
+            return EngineError::Query { message };
+        }
+        EngineError::Plan {
+            message,
+            hint: None,
+        }
+    }
+}
+
+/// Map an execution error to the engine's kind.
+pub fn query_error(e: &datafusion::error::DataFusionError) -> EngineError {
+    EngineError::Query {
+        message: clean_message(e),
+    }
+}
+
+/// DataFusion's message without the wrappers that say nothing to a user.
+pub(crate) fn clean_message(e: &datafusion::error::DataFusionError) -> String {
+    let mut m = e.to_string();
+    for prefix in ["External error: ", "Execution error: ", "Context(\""] {
+        while let Some(rest) = m.strip_prefix(prefix) {
+            m = rest.to_string();
+        }
+    }
+    m.replace('\n', " ").trim().to_string()
+}
+
+fn missing_table(message: &str) -> Option<String> {
+    let start = message.find("table '")? + "table '".len();
+    let rest = &message[start..];
+    let end = rest.find("' not found")?;
+    Some(rest[..end].to_string())
+}
+
+fn closest<'a>(wanted: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .map(|c| {
+            (
+                strsim::jaro_winkler(&wanted.to_lowercase(), &c.to_lowercase()),
+                c,
+            )
+        })
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+/// The known table closest to a missing one: compared on the full name, and on the table
+/// part when the schema or catalog was left to the defaults.
+fn closest_table(missing: &str, known: &[String], catalog: &str, schema: &str) -> Option<String> {
+    let parts: Vec<&str> = missing.split('.').collect();
+    let full = match parts.len() {
+        1 => format!("{catalog}.{schema}.{}", parts[0]),
+        2 => format!("{catalog}.{}.{}", parts[0], parts[1]),
+        _ => missing.to_string(),
+    };
+    if let Some(c) = closest(&full, known.iter().map(String::as_str)) {
+        return Some(c.to_string());
+    }
+    let last = parts.last().copied().unwrap_or_default();
+    closest(
+        last,
+        known.iter().map(|k| k.rsplit('.').next().unwrap_or(k)),
+    )
+    .and_then(|t| {
+        known
+            .iter()
+            .find(|k| k.ends_with(&format!(".{t}")))
+            .cloned()
+    })
+}
+
+/// The catalog and schema unqualified names will resolve in, without opening anything.
+pub fn preview_namespace(config: &Config, options: &EngineOptions) -> (String, String) {
+    default_namespace(config, options)
+}
+
+fn default_namespace(config: &Config, options: &EngineOptions) -> (String, String) {
+    let catalog = options
+        .catalog
+        .clone()
+        .or_else(|| config.default_catalog.clone());
+    let schema = options
+        .schema
+        .clone()
+        .or_else(|| config.default_schema.clone());
+    let only_pg: Vec<&String> = config
+        .sources
+        .iter()
+        .filter(|(_, s)| matches!(s, SourceConfig::Postgres(_)))
+        .map(|(n, _)| n)
+        .collect();
+    let catalog = catalog.or_else(|| {
+        if only_pg.len() == 1 {
+            Some(only_pg[0].clone())
+        } else if config.sources.len() == 1 {
+            config.sources.keys().next().cloned()
+        } else {
+            None
+        }
+    });
+    let schema = schema.or_else(|| {
+        let cat = catalog.as_ref()?;
+        Some(
+            match config.sources.get(cat)? {
+                SourceConfig::Postgres(_) => "public",
+                SourceConfig::Sqlite(_) => "main",
+                SourceConfig::Parquet(f) | SourceConfig::Csv(f) | SourceConfig::Json(f) => {
+                    f.schema_name()
+                }
+            }
+            .to_string(),
+        )
+    });
+    (
+        catalog.unwrap_or_else(|| "datafusion".into()),
+        schema.unwrap_or_else(|| "public".into()),
+    )
+}
+
+fn location(source: &SourceConfig) -> String {
+    match source {
+        SourceConfig::Postgres(pg) => match PgSettings::resolve(pg, &ProcessEnv) {
+            Ok(s) => s.display(),
+            Err(_) => "(unresolved)".into(),
+        },
+        SourceConfig::Sqlite(s) => s.path.display().to_string(),
+        SourceConfig::Parquet(f) | SourceConfig::Csv(f) | SourceConfig::Json(f) => f.path.clone(),
+    }
+}
+
+struct Opened {
+    catalog: Arc<dyn datafusion::catalog::CatalogProvider>,
+    canceller: Option<PgCanceller>,
+    compute_context: Option<String>,
+}
+
+async fn open_source(
+    name: &str,
+    source: &SourceConfig,
+    runtime: &Arc<RuntimeEnv>,
+    connect_timeout: Duration,
+    query_timeout: Duration,
+) -> Result<Opened, String> {
+    match source {
+        SourceConfig::Postgres(pg) => {
+            let settings = PgSettings::resolve(pg, &ProcessEnv)?;
+            let pool = settings.open_pool(connect_timeout, query_timeout).await?;
+            use datafusion_table_providers::sql::db_connection_pool::DbConnectionPool;
+            let context = match pool.join_push_down() {
+                JoinPushDown::AllowedFor(c) => Some(c),
+                JoinPushDown::Disallow => None,
+            };
+            let pool: Arc<datafusion_table_providers::postgres::DynPostgresConnectionPool> =
+                Arc::new(pool);
+            let catalog = tokio::time::timeout(
+                query_timeout,
+                RemoteCatalog::open(name, RemoteKind::Postgres, pool),
+            )
+            .await
+            .map_err(|_| "listing tables timed out".to_string())?
+            .map_err(|e| settings.scrub(&e))?;
+            Ok(Opened {
+                catalog: Arc::new(catalog),
+                canceller: Some(settings.canceller()),
+                compute_context: context,
+            })
+        }
+        SourceConfig::Sqlite(s) => {
+            let path = &s.path;
+            let meta = std::fs::metadata(path)
+                .map_err(|e| format!("SQLite file {} cannot be read: {e}", path.display()))?;
+            if !meta.is_file() {
+                return Err(format!("{} is not a file", path.display()));
+            }
+            let abs = std::fs::canonicalize(path).map_err(|e| e.to_string())?;
+            // Opened through a read-only URI: SQLite itself refuses any write.
+            let uri = format!("file:{}?mode=ro", uri_escape(&abs.to_string_lossy()));
+            let pool = SqliteConnectionPool::new(
+                &uri,
+                Mode::File,
+                JoinPushDown::AllowedFor(uri.clone()),
+                vec![],
+                Duration::from_secs(5),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            let pool: Arc<datafusion_table_providers::sqlite::DynSqliteConnectionPool> =
+                Arc::new(pool);
+            let catalog = RemoteCatalog::open(name, RemoteKind::Sqlite { uri: uri.clone() }, pool)
+                .await
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok(Opened {
+                catalog: Arc::new(catalog),
+                canceller: None,
+                compute_context: Some(uri),
+            })
+        }
+        SourceConfig::Parquet(f) | SourceConfig::Csv(f) | SourceConfig::Json(f) => {
+            let kind = match source {
+                SourceConfig::Parquet(_) => FileKind::Parquet,
+                SourceConfig::Csv(_) => FileKind::Csv,
+                _ => FileKind::Json,
+            };
+            if f.path.starts_with("s3://") {
+                register_s3(f, runtime)?;
+            } else if f.path.contains("://") {
+                return Err(format!(
+                    "path '{}': only local paths and s3:// URLs are supported",
+                    f.path
+                ));
+            }
+            let catalog =
+                FileCatalog::open(name, f.schema_name(), kind, &f.path, Arc::clone(runtime))
+                    .await?;
+            Ok(Opened {
+                catalog: Arc::new(catalog),
+                canceller: None,
+                compute_context: None,
+            })
+        }
+    }
+}
+
+fn uri_escape(path: &str) -> String {
+    path.replace('%', "%25")
+        .replace('?', "%3f")
+        .replace('#', "%23")
+}
+
+/// Register an S3-compatible store for the bucket of `f.path`: the usual `AWS_*` variables,
+/// overridden by what the source's configuration says.
+fn register_s3(f: &FileSource, runtime: &RuntimeEnv) -> Result<(), String> {
+    let url = Url::parse(&f.path).map_err(|e| format!("path '{}': {e}", f.path))?;
+    let bucket = url
+        .host_str()
+        .ok_or_else(|| format!("path '{}' names no bucket", f.path))?;
+    let mut builder = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
+    if let Some(e) = &f.endpoint {
+        builder = builder.with_endpoint(e);
+        if e.starts_with("http://") {
+            builder = builder.with_allow_http(true);
+        }
+    }
+    if let Some(r) = &f.region {
+        builder = builder.with_region(r);
+    }
+    if let Some(k) = &f.access_key_id {
+        builder = builder.with_access_key_id(k.expose());
+    }
+    if let Some(k) = &f.secret_access_key {
+        builder = builder.with_secret_access_key(k.expose());
+    }
+    if let Some(a) = f.allow_http {
+        builder = builder.with_allow_http(a);
+    }
+    let store = builder
+        .build()
+        .map_err(|e| format!("S3 store for '{}': {e}", f.path))?;
+    let base = Url::parse(&format!("s3://{bucket}")).map_err(|e| e.to_string())?;
+    runtime.register_object_store(&base, Arc::new(store));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_find_the_nearest_table() {
+        let known = vec![
+            "billing.main.accounts".to_string(),
+            "billing.main.invoices".to_string(),
+            "lake.main.usage_events".to_string(),
+        ];
+        assert_eq!(
+            closest_table("billing.main.acounts", &known, "datafusion", "public").as_deref(),
+            Some("billing.main.accounts")
+        );
+        assert_eq!(
+            closest_table("usage_event", &known, "billing", "main").as_deref(),
+            Some("lake.main.usage_events")
+        );
+        assert_eq!(closest_table("zzz", &known, "billing", "main"), None);
+    }
+
+    #[test]
+    fn one_postgres_source_defaults_to_public() {
+        let c = Config::parse(
+            "[sources.pg]\nkind = \"postgres\"\nurl = \"postgresql://u@h/d\"\n[sources.f]\nkind = \"sqlite\"\npath = \"x.db\"\n",
+            std::path::Path::new("s.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            default_namespace(&c, &EngineOptions::default()),
+            ("pg".to_string(), "public".to_string())
+        );
+        let o = EngineOptions {
+            catalog: Some("f".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            default_namespace(&c, &o),
+            ("f".to_string(), "main".to_string())
+        );
+    }
+}

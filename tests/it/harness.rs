@@ -1,0 +1,285 @@
+//! Real components for the integration tests: a PostgreSQL server started in a temporary
+//! directory on a free loopback port (as the `postgres` user when the tests run as root, since
+//! initdb refuses root), the `skipper` binary, and the demo lake.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const PG_PASSWORD: &str = "s3cret-Pg-pw";
+
+/// Are we in CI? Then nothing that needs a real component may skip.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Skip (loudly) outside CI, fail in CI.
+pub fn unavailable(what: &str, why: &str) {
+    if in_ci() {
+        panic!("{what} is required under CI=true but unavailable: {why}");
+    }
+    eprintln!("SKIPPED (not in CI): {what} unavailable: {why}");
+}
+
+fn pg_bin_dir() -> Option<PathBuf> {
+    if let Ok(d) = std::env::var("PG_BIN") {
+        return Some(PathBuf::from(d));
+    }
+    let mut candidates: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|e| e.path().join("bin"))
+        .filter(|p| p.join("initdb").is_file())
+        .collect();
+    candidates.sort();
+    if let Some(p) = candidates.pop() {
+        return Some(p);
+    }
+    let which = Command::new("sh")
+        .args(["-c", "command -v initdb"])
+        .output()
+        .ok()?;
+    let p = String::from_utf8_lossy(&which.stdout).trim().to_string();
+    (!p.is_empty()).then(|| PathBuf::from(p).parent().unwrap().to_path_buf())
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running PostgreSQL server, stopped and deleted on drop.
+pub struct Pg {
+    pub port: u16,
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    as_postgres: bool,
+}
+
+impl Pg {
+    /// Start a server, or `None` (after [`unavailable`]) when PostgreSQL is not installed.
+    pub fn start() -> Option<Pg> {
+        let Some(bin) = pg_bin_dir() else {
+            unavailable("PostgreSQL", "initdb not found (install postgresql)");
+            return None;
+        };
+        let as_postgres = is_root();
+        let dir = tempfile::Builder::new().prefix("skipper-pg-").tempdir().unwrap();
+        let data = dir.path().join("data");
+        let pwfile = dir.path().join("pw");
+        std::fs::write(&pwfile, PG_PASSWORD).unwrap();
+        if as_postgres {
+            let ok = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(dir.path())
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "chown of the test cluster to postgres failed");
+        }
+        let port = free_port();
+        let pg = Pg {
+            port,
+            dir,
+            bin,
+            as_postgres,
+        };
+        let out = pg.run(
+            "initdb",
+            &[
+                "-D",
+                &data.to_string_lossy(),
+                "-U",
+                "skipper",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                &format!("--pwfile={}", pwfile.to_string_lossy()),
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            ],
+        );
+        assert!(out.status.success(), "initdb failed: {}", String::from_utf8_lossy(&out.stderr));
+        let opts = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c fsync=off",
+            pg.dir.path().to_string_lossy()
+        );
+        let out = pg.run(
+            "pg_ctl",
+            &[
+                "-D",
+                &data.to_string_lossy(),
+                "-o",
+                &opts,
+                "-l",
+                &pg.dir.path().join("log").to_string_lossy(),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+        );
+        if !out.status.success() {
+            let log = std::fs::read_to_string(pg.dir.path().join("log")).unwrap_or_default();
+            panic!("pg_ctl start failed: {}\n{log}", String::from_utf8_lossy(&out.stderr));
+        }
+        pg.psql("postgres", "CREATE DATABASE billing");
+        pg.psql("billing", "CREATE EXTENSION pg_stat_statements");
+        Some(pg)
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) -> Output {
+        let path = self.bin.join(tool);
+        let mut cmd = if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&path);
+            c
+        } else {
+            Command::new(&path)
+        };
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {tool}: {e}"))
+    }
+
+    /// Run SQL through psql over TCP with the password; panics on error. Returns stdout.
+    pub fn psql(&self, db: &str, sql: &str) -> String {
+        let psql = if self.bin.join("psql").is_file() {
+            self.bin.join("psql")
+        } else {
+            PathBuf::from("psql")
+        };
+        let out = Command::new(psql)
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "skipper",
+                "-d",
+                db,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-At",
+                "-c",
+                sql,
+            ])
+            .env("PGPASSWORD", PG_PASSWORD)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "psql failed for {sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    pub fn url(&self, db: &str) -> String {
+        format!("postgresql://skipper:{PG_PASSWORD}@127.0.0.1:{}/{db}?sslmode=disable", self.port)
+    }
+
+    pub fn url_without_password(&self, db: &str) -> String {
+        format!("postgresql://skipper@127.0.0.1:{}/{db}?sslmode=disable", self.port)
+    }
+
+    /// Wait until `sql` (a count) returns 0, or time out; returns the last value.
+    pub fn wait_for_zero(&self, db: &str, sql: &str, within: Duration) -> String {
+        let deadline = Instant::now() + within;
+        loop {
+            let v = self.psql(db, sql);
+            if v == "0" || Instant::now() > deadline {
+                return v;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Pg {
+    fn drop(&mut self) {
+        let data = self.dir.path().join("data");
+        let _ = self.run(
+            "pg_ctl",
+            &["-D", &data.to_string_lossy(), "-m", "immediate", "-w", "stop"],
+        );
+    }
+}
+
+/// The path of the built `skipper` binary.
+pub fn skipper_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_skipper"))
+}
+
+/// A `skipper` command isolated from the developer's environment: its own data directory,
+/// working directory, no inherited SKIPPER_* settings.
+pub fn skipper(home: &Path) -> Command {
+    let mut c = Command::new(skipper_bin());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("SKIPPER_") || k.starts_with("PG") || k.starts_with("AWS_") {
+            c.env_remove(k);
+        }
+    }
+    c.env("SKIPPER_DATA_DIR", home.join("data"))
+        .env_remove("XDG_DATA_HOME")
+        .env("NO_COLOR", "1")
+        .current_dir(home)
+        .stdin(Stdio::null());
+    c
+}
+
+/// Finished command output, decoded.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn run(cmd: &mut Command) -> Run {
+    let out = cmd.output().expect("skipper runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// A fresh home with the demo lake built at a fixed anchor date (seed 42, SQLite).
+pub fn demo_home() -> tempfile::TempDir {
+    let home = tempfile::Builder::new().prefix("skipper-home-").tempdir().unwrap();
+    let r = run(skipper(home.path()).args(["demo", "--anchor-date", "2026-11-21"]));
+    assert_eq!(r.code, 0, "{r:?}");
+    home
+}
+
+/// The demo's config path in a [`demo_home`].
+pub fn demo_config(home: &Path) -> PathBuf {
+    home.join("data/demo/skipper.toml")
+}
