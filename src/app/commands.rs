@@ -120,10 +120,8 @@ pub async fn doctor(session: &Session) -> Result<Exit, Failure> {
     let engine = Engine::open(&session.config, &session.engine_options()).await?;
     let format = Format::resolve(session.global.format, std::io::stdout().is_terminal());
     let mut problems = 0;
+    // A missing catalog folder is worth a warning, not a failure: queries still run.
     let context_ok = session.context_dir.is_dir();
-    if !context_ok {
-        problems += 1;
-    }
     for s in engine.sources() {
         if s.error.is_some() {
             problems += 1;
@@ -160,7 +158,7 @@ pub async fn doctor(session: &Session) -> Result<Exit, Failure> {
                 format!("context: {} ok", session.context_dir.display())
             } else {
                 format!(
-                    "context: {} is missing (the catalog folder)",
+                    "context: {} is missing (the catalog folder; queries run, but the agent will know less)",
                     session.context_dir.display()
                 )
             };

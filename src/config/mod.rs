@@ -251,7 +251,19 @@ impl Config {
     /// Parse configuration text; `path` is used in messages and to resolve relative paths.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let mut config: Config = toml::from_str(text).map_err(|e| {
-            let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
+            let mut at = e.span().map(|s| s.start).unwrap_or(0);
+            // Inside a tagged table (a source) the parser reports the table's position; point
+            // at the offending key itself when the message names it.
+            if let Some(key) = e
+                .message()
+                .trim()
+                .strip_prefix("unknown field `")
+                .and_then(|r| r.split('`').next())
+                && let Some(pos) = find_key(text, at, key)
+            {
+                at = pos;
+            }
+            let (line, column) = line_col(text, at);
             ConfigError::Parse {
                 path: path.to_path_buf(),
                 line,
@@ -330,6 +342,25 @@ pub(crate) fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_lowercase())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// Byte offset of the first line at or after `from` that assigns `key`.
+fn find_key(text: &str, from: usize, key: &str) -> Option<usize> {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let start = offset;
+        offset += line.len();
+        if offset <= from {
+            continue;
+        }
+        let trimmed = line.trim_start();
+        if let Some(rest) = trimmed.strip_prefix(key)
+            && rest.trim_start().starts_with('=')
+        {
+            return Some(start + (line.len() - trimmed.len()));
+        }
+    }
+    None
 }
 
 /// 1-based line and column of a byte offset.

@@ -174,12 +174,12 @@ pub fn rate_card() -> Vec<RateCard> {
     for (ti, tier) in TIERS.iter().enumerate() {
         // Higher tiers include more and pay a little less per unit.
         let factor = [1.0, 1.0, 0.9, 0.8][ti];
-        let include = [1, 10, 50, 200][ti] as i64;
+        let include = [1, 2, 5, 10][ti] as i64;
         for (product, unit, per, cents, incl) in [
-            ("workers_requests", "request", 1_000_000, 30.0, 1_000_000),
-            ("r2_class_a_ops", "operation", 1_000_000, 450.0, 100_000),
-            ("r2_class_b_ops", "operation", 1_000_000, 36.0, 1_000_000),
-            ("bytes_egress", "byte", 1_000_000_000, 5.0, 1_000_000_000),
+            ("workers_requests", "request", 1_000_000, 30.0, 100_000),
+            ("r2_class_a_ops", "operation", 1_000_000, 450.0, 10_000),
+            ("r2_class_b_ops", "operation", 1_000_000, 36.0, 100_000),
+            ("bytes_egress", "byte", 1_000_000_000, 5.0, 100_000_000),
         ] {
             out.push(RateCard {
                 plan_tier: tier,

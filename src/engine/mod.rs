@@ -13,6 +13,7 @@
 mod explain;
 mod files;
 pub mod postgres;
+mod pushdown;
 pub mod readonly;
 mod remote;
 
@@ -151,7 +152,7 @@ impl Engine {
             .with_config(session_config)
             .with_runtime_env(Arc::clone(&runtime))
             .with_default_features()
-            .with_optimizer_rules(datafusion_federation::default_optimizer_rules())
+            .with_optimizer_rules(optimizer_rules())
             .with_query_planner(Arc::new(datafusion_federation::FederatedQueryPlanner::new()))
             .build();
         let ctx = SessionContext::new_with_state(state);
@@ -317,6 +318,18 @@ impl Engine {
 
     fn plan_error(&self, e: datafusion::error::DataFusionError) -> EngineError {
         let message = clean_message(&e);
+        // A provider that failed to read its source (a corrupt file, a lost connection) is a
+        // source failure, not a mistake in the SQL.
+        if matches!(
+            e.find_root(),
+            datafusion::error::DataFusionError::External(_)
+                | datafusion::error::DataFusionError::IoError(_)
+                | datafusion::error::DataFusionError::ParquetError(_)
+                | datafusion::error::DataFusionError::ObjectStore(_)
+        ) && missing_table(&message).is_none()
+        {
+            return EngineError::Query { message };
+        }
         if let Some(name) = missing_table(&message) {
             let parts: Vec<&str> = name.split('.').collect();
             // A table in a source that failed to open: report the source's error instead.
@@ -357,14 +370,28 @@ impl Engine {
                 hint,
             };
         }
-        if message.contains("External error") || message.contains("connection") {
-            return EngineError::Query { message };
-        }
         EngineError::Plan {
             message,
             hint: None,
         }
     }
+}
+
+/// DataFusion's optimizer rules with the federation rule placed last.
+///
+/// datafusion-federation's default puts its rule right after `scalar_subquery_to_join`, before
+/// filter and projection pushdown have run; in a query that spans sources, the remote side is
+/// then cut off as a bare table scan and receives `SELECT every column FROM t` with no filter.
+/// Placed last, the rule sees a plan whose scans already carry their projections and filters, so
+/// each side of a cross-source join gets them pushed into its SQL (checked by the tests against
+/// what Postgres records in `pg_stat_statements`).
+fn optimizer_rules() -> Vec<Arc<dyn datafusion::optimizer::OptimizerRule + Send + Sync>> {
+    let mut rules = datafusion::optimizer::Optimizer::new().rules;
+    rules.push(Arc::new(pushdown::NoEmptyProjections));
+    rules.push(Arc::new(
+        datafusion_federation::FederationOptimizerRule::new(),
+    ));
+    rules
 }
 
 /// Map an execution error to the engine's kind.
@@ -405,29 +432,29 @@ fn closest<'a>(wanted: &str, candidates: impl Iterator<Item = &'a str>) -> Optio
         .map(|(_, c)| c)
 }
 
-/// The known table closest to a missing one: compared on the full name, and on the table
-/// part when the schema or catalog was left to the defaults.
-fn closest_table(missing: &str, known: &[String], catalog: &str, schema: &str) -> Option<String> {
+/// The known table closest to a missing one: scored on the table name, with the catalog and
+/// schema the user wrote (if any) counting against candidates elsewhere.
+fn closest_table(missing: &str, known: &[String], _catalog: &str, _schema: &str) -> Option<String> {
     let parts: Vec<&str> = missing.split('.').collect();
-    let full = match parts.len() {
-        1 => format!("{catalog}.{schema}.{}", parts[0]),
-        2 => format!("{catalog}.{}.{}", parts[0], parts[1]),
-        _ => missing.to_string(),
-    };
-    if let Some(c) = closest(&full, known.iter().map(String::as_str)) {
-        return Some(c.to_string());
-    }
-    let last = parts.last().copied().unwrap_or_default();
-    closest(
-        last,
-        known.iter().map(|k| k.rsplit('.').next().unwrap_or(k)),
-    )
-    .and_then(|t| {
-        known
-            .iter()
-            .find(|k| k.ends_with(&format!(".{t}")))
-            .cloned()
-    })
+    let table = parts.last().copied().unwrap_or_default().to_lowercase();
+    known
+        .iter()
+        .filter_map(|k| {
+            let kp: Vec<&str> = k.split('.').collect();
+            if kp.len() != 3 {
+                return None;
+            }
+            let mut score = strsim::jaro_winkler(&table, &kp[2].to_lowercase());
+            if parts.len() == 3 && kp[0] != parts[0] {
+                score -= 0.1;
+            }
+            if parts.len() >= 2 && kp[1] != parts[parts.len() - 2] {
+                score -= 0.05;
+            }
+            (score >= 0.8).then_some((score, k))
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k.clone())
 }
 
 /// The catalog and schema unqualified names will resolve in, without opening anything.
@@ -511,11 +538,15 @@ async fn open_source(
                 JoinPushDown::AllowedFor(c) => Some(c),
                 JoinPushDown::Disallow => None,
             };
+            let listed = tokio::time::timeout(query_timeout, postgres::list_relations(&pool))
+                .await
+                .map_err(|_| "listing tables timed out".to_string())?
+                .map_err(|e| settings.scrub(&e))?;
             let pool: Arc<datafusion_table_providers::postgres::DynPostgresConnectionPool> =
                 Arc::new(pool);
             let catalog = tokio::time::timeout(
                 query_timeout,
-                RemoteCatalog::open(name, RemoteKind::Postgres, pool),
+                RemoteCatalog::open(name, RemoteKind::Postgres, pool, Some(listed)),
             )
             .await
             .map_err(|_| "listing tables timed out".to_string())?
@@ -547,9 +578,10 @@ async fn open_source(
             .map_err(|e| e.to_string())?;
             let pool: Arc<datafusion_table_providers::sqlite::DynSqliteConnectionPool> =
                 Arc::new(pool);
-            let catalog = RemoteCatalog::open(name, RemoteKind::Sqlite { uri: uri.clone() }, pool)
-                .await
-                .map_err(|e| format!("{}: {e}", path.display()))?;
+            let catalog =
+                RemoteCatalog::open(name, RemoteKind::Sqlite { uri: uri.clone() }, pool, None)
+                    .await
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
             Ok(Opened {
                 catalog: Arc::new(catalog),
                 canceller: None,

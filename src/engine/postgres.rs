@@ -226,6 +226,34 @@ impl PgSettings {
     }
 }
 
+/// Every schema's queryable relations: tables, views, materialized views, foreign and
+/// partitioned tables (the upstream listing reads `pg_tables`, which has no views).
+pub async fn list_relations(
+    pool: &PostgresConnectionPool,
+) -> Result<std::collections::BTreeMap<String, Vec<String>>, String> {
+    let conn = pool.connect_direct().await.map_err(|e| flatten_error(&e))?;
+    let rows = conn
+        .conn
+        .query(
+            "SELECT n.nspname, c.relname FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p') AND NOT c.relispartition \
+               AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+               AND n.nspname !~ '^pg_toast' AND has_schema_privilege(n.oid, 'USAGE') \
+             ORDER BY 1, 2",
+            &[],
+        )
+        .await
+        .map_err(|e| flatten_error(&e))?;
+    let mut out: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for r in rows {
+        out.entry(r.get::<_, String>(0))
+            .or_default()
+            .push(r.get::<_, String>(1));
+    }
+    Ok(out)
+}
+
 /// One line from an error and its causes, without repeats.
 pub(crate) fn flatten_error(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();

@@ -40,10 +40,14 @@ pub struct RemoteCatalog {
 
 impl RemoteCatalog {
     /// List the source's schemas (system schemas left out) and their tables.
+    ///
+    /// `listed`, when given, is the source's own listing of schema → relations (used for
+    /// Postgres, where views, materialized views, foreign and partitioned tables count too).
     pub async fn open<T: 'static, P: 'static>(
         source: &str,
         kind: RemoteKind,
         pool: Pool<T, P>,
+        listed: Option<BTreeMap<String, Vec<String>>>,
     ) -> Result<RemoteCatalog, String> {
         let conn = pool.connect().await.map_err(|e| e.to_string())?;
         let schema_names = get_schemas(conn).await.map_err(|e| e.to_string())?;
@@ -57,10 +61,15 @@ impl RemoteCatalog {
             {
                 continue;
             }
-            let conn = pool.connect().await.map_err(|e| e.to_string())?;
-            let mut tables = get_tables(conn, &schema)
-                .await
-                .map_err(|e| format!("listing tables of schema {schema}: {e}"))?;
+            let mut tables = match &listed {
+                Some(l) => l.get(&schema).cloned().unwrap_or_default(),
+                None => {
+                    let conn = pool.connect().await.map_err(|e| e.to_string())?;
+                    get_tables(conn, &schema)
+                        .await
+                        .map_err(|e| format!("listing tables of schema {schema}: {e}"))?
+                }
+            };
             tables.sort();
             let provider = RemoteSchema {
                 source: source.to_string(),

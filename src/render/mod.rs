@@ -164,6 +164,7 @@ impl CellFormatter {
             };
         }
         match array.data_type() {
+            DataType::Null => Cell::Null,
             DataType::Boolean => Cell::Bool(array.as_boolean().value(row)),
             DataType::Int8 => int!(Int8Type),
             DataType::Int16 => int!(Int16Type),
@@ -296,6 +297,9 @@ pub struct ResultWriter<W: Write> {
     rows: u64,
     table: Vec<Vec<Cell>>,
     csv: Option<csv::Writer<Vec<u8>>>,
+    /// The header waits for the first rows (or the end), so a query that fails before
+    /// producing anything leaves stdout empty.
+    pending_header: Option<datafusion::arrow::datatypes::SchemaRef>,
 }
 
 impl<W: Write> ResultWriter<W> {
@@ -308,10 +312,21 @@ impl<W: Write> ResultWriter<W> {
             rows: 0,
             table: vec![],
             csv: None,
+            pending_header: None,
         }
     }
 
+    /// Take the result's schema; nothing is written until rows arrive or the write finishes.
     pub fn begin(&mut self, schema: &Schema) -> std::io::Result<()> {
+        self.columns = schema.fields().iter().map(|f| f.name().clone()).collect();
+        self.pending_header = Some(std::sync::Arc::new(schema.clone()));
+        Ok(())
+    }
+
+    fn write_header(&mut self) -> std::io::Result<()> {
+        let Some(schema) = self.pending_header.take() else {
+            return Ok(());
+        };
         self.columns = schema.fields().iter().map(|f| f.name().clone()).collect();
         match self.format {
             Format::Json => {
@@ -349,6 +364,10 @@ impl<W: Write> ResultWriter<W> {
 
     pub fn write_batch(&mut self, batch: &RecordBatch) -> std::io::Result<()> {
         let n = batch.num_rows();
+        if n == 0 {
+            return Ok(());
+        }
+        self.write_header()?;
         match self.format {
             Format::Table => {
                 for row in 0..n {
@@ -406,6 +425,7 @@ impl<W: Write> ResultWriter<W> {
     }
 
     pub fn finish(mut self) -> std::io::Result<WriteSummary> {
+        self.write_header()?;
         let mut summary = WriteSummary {
             rows: self.rows,
             not_shown: 0,

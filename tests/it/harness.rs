@@ -76,7 +76,10 @@ impl Pg {
             return None;
         };
         let as_postgres = is_root();
-        let dir = tempfile::Builder::new().prefix("skipper-pg-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("skipper-pg-")
+            .tempdir()
+            .unwrap();
         let data = dir.path().join("data");
         let pwfile = dir.path().join("pw");
         std::fs::write(&pwfile, PG_PASSWORD).unwrap();
@@ -112,7 +115,11 @@ impl Pg {
                 "--locale=C",
             ],
         );
-        assert!(out.status.success(), "initdb failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let opts = format!(
             "-p {port} -k {} -c listen_addresses=127.0.0.1 -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c fsync=off",
             pg.dir.path().to_string_lossy()
@@ -134,7 +141,10 @@ impl Pg {
         );
         if !out.status.success() {
             let log = std::fs::read_to_string(pg.dir.path().join("log")).unwrap_or_default();
-            panic!("pg_ctl start failed: {}\n{log}", String::from_utf8_lossy(&out.stderr));
+            panic!(
+                "pg_ctl start failed: {}\n{log}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         pg.psql("postgres", "CREATE DATABASE billing");
         pg.psql("billing", "CREATE EXTENSION pg_stat_statements");
@@ -193,11 +203,17 @@ impl Pg {
     }
 
     pub fn url(&self, db: &str) -> String {
-        format!("postgresql://skipper:{PG_PASSWORD}@127.0.0.1:{}/{db}?sslmode=disable", self.port)
+        format!(
+            "postgresql://skipper:{PG_PASSWORD}@127.0.0.1:{}/{db}?sslmode=disable",
+            self.port
+        )
     }
 
     pub fn url_without_password(&self, db: &str) -> String {
-        format!("postgresql://skipper@127.0.0.1:{}/{db}?sslmode=disable", self.port)
+        format!(
+            "postgresql://skipper@127.0.0.1:{}/{db}?sslmode=disable",
+            self.port
+        )
     }
 
     /// Wait until `sql` (a count) returns 0, or time out; returns the last value.
@@ -218,7 +234,14 @@ impl Drop for Pg {
         let data = self.dir.path().join("data");
         let _ = self.run(
             "pg_ctl",
-            &["-D", &data.to_string_lossy(), "-m", "immediate", "-w", "stop"],
+            &[
+                "-D",
+                &data.to_string_lossy(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
         );
     }
 }
@@ -273,7 +296,10 @@ impl std::fmt::Debug for Run {
 
 /// A fresh home with the demo lake built at a fixed anchor date (seed 42, SQLite).
 pub fn demo_home() -> tempfile::TempDir {
-    let home = tempfile::Builder::new().prefix("skipper-home-").tempdir().unwrap();
+    let home = tempfile::Builder::new()
+        .prefix("skipper-home-")
+        .tempdir()
+        .unwrap();
     let r = run(skipper(home.path()).args(["demo", "--anchor-date", "2026-11-21"]));
     assert_eq!(r.code, 0, "{r:?}");
     home

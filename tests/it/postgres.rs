@@ -1,0 +1,377 @@
+//! Against a real PostgreSQL server: the demo loaded into Postgres, a three-source join
+//! (Postgres × SQLite × Parquet) with an answer computed by Postgres alone, pushdown checked in
+//! `pg_stat_statements`, read-only sessions, server-side cancel on Ctrl-C and timeout, and the
+//! connection errors a user meets.
+
+use crate::harness::{PG_PASSWORD, Pg, free_port, run, skipper};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+/// A home with the demo's relational tables in Postgres and a config joining three sources.
+fn federated_home(pg: &Pg) -> tempfile::TempDir {
+    let home = tempfile::tempdir().unwrap();
+    let r = run(skipper(home.path()).args([
+        "demo",
+        "--anchor-date",
+        "2026-11-21",
+        "--postgres",
+        &pg.url("billing"),
+    ]));
+    assert_eq!(r.code, 0, "{r:?}");
+    // A third source: SQLite, written here, mapping countries to regions.
+    let geo = home.path().join("geo.db");
+    let conn = rusqlite::Connection::open(&geo).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE countries (code TEXT PRIMARY KEY, region TEXT NOT NULL);
+         INSERT INTO countries VALUES ('US','AMER'),('CA','AMER'),('BR','AMER'),
+           ('GB','EMEA'),('DE','EMEA'),('FR','EMEA'),('NL','EMEA'),('ZA','EMEA'),
+           ('JP','APAC'),('IN','APAC'),('AU','APAC'),('SG','APAC');",
+    )
+    .unwrap();
+    let lake = home.path().join("data/demo/lake");
+    std::fs::write(
+        home.path().join("skipper.toml"),
+        format!(
+            "[sources.billing]\nkind = \"postgres\"\nurl = \"{}\"\n\n\
+             [sources.geo]\nkind = \"sqlite\"\npath = \"geo.db\"\n\n\
+             [sources.lake]\nkind = \"parquet\"\npath = \"{}\"\n",
+            pg.url_without_password("billing"),
+            lake.display()
+        ),
+    )
+    .unwrap();
+    home
+}
+
+fn sql_json(home: &Path, query: &str) -> Value {
+    let r = run(skipper(home)
+        .env("PGPASSWORD", PG_PASSWORD)
+        .args(["sql", "--format", "json", query]));
+    assert_eq!(r.code, 0, "{r:?}");
+    serde_json::from_str(&r.stdout).unwrap()
+}
+
+#[test]
+fn three_sources_join_with_the_answer_postgres_gives() {
+    let Some(pg) = Pg::start() else { return };
+    let home = federated_home(&pg);
+    let got = sql_json(
+        home.path(),
+        "SELECT g.region, sum(d.units) AS units
+         FROM lake.main.billing_usage_daily d
+         JOIN billing.main.accounts a ON a.account_id = d.account_id
+         JOIN geo.main.countries g ON g.code = a.country
+         GROUP BY g.region ORDER BY g.region",
+    );
+    // The same totals from Postgres alone: invoices hold each account's monthly units.
+    let region = |c: &str| match c {
+        "US" | "CA" | "BR" => "AMER",
+        "JP" | "IN" | "AU" | "SG" => "APAC",
+        _ => "EMEA",
+    };
+    let mut want: BTreeMap<&str, i64> = BTreeMap::new();
+    let by_country = pg.psql(
+        "billing",
+        "SELECT a.country, sum(i.units) FROM main.invoices i JOIN main.accounts a USING (account_id) GROUP BY 1",
+    );
+    for line in by_country.lines() {
+        let (c, u) = line.split_once('|').unwrap();
+        *want.entry(region(c)).or_default() += u.parse::<i64>().unwrap();
+    }
+    let rows = got["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), want.len(), "{got}");
+    for (row, (r, u)) in rows.iter().zip(&want) {
+        assert_eq!(row["region"], *r);
+        assert_eq!(row["units"].as_i64().unwrap(), *u, "{r}");
+    }
+    // Postgres's own count per country equals Skipper's.
+    let direct = pg.psql("billing", "SELECT string_agg(country || '=' || n, ',' ORDER BY country) FROM (SELECT country, count(*) n FROM main.accounts GROUP BY 1) t");
+    let ours = sql_json(
+        home.path(),
+        "SELECT country, count(*) AS n FROM billing.main.accounts GROUP BY 1 ORDER BY 1",
+    );
+    let ours: Vec<String> = ours["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| format!("{}={}", r["country"].as_str().unwrap(), r["n"]))
+        .collect();
+    assert_eq!(ours.join(","), direct);
+}
+
+#[test]
+fn filters_and_aggregates_are_pushed_into_postgres() {
+    let Some(pg) = Pg::start() else { return };
+    let home = federated_home(&pg);
+    let enterprise: i64 = pg
+        .psql(
+            "billing",
+            "SELECT count(*) FROM main.accounts WHERE plan_tier = 'enterprise'",
+        )
+        .parse()
+        .unwrap();
+    pg.psql("billing", "SELECT pg_stat_statements_reset()");
+    // Across sources: the Postgres side gets its filter and projection.
+    sql_json(
+        home.path(),
+        "SELECT sum(d.units) AS u FROM lake.main.billing_usage_daily d
+         JOIN billing.main.accounts a ON a.account_id = d.account_id
+         WHERE a.plan_tier = 'enterprise'",
+    );
+    let seen = pg.psql(
+        "billing",
+        "SELECT query || ' => ' || rows FROM pg_stat_statements WHERE query LIKE '%accounts%' AND query NOT LIKE '%pg_stat_statements%'",
+    );
+    assert!(
+        seen.contains("\"plan_tier\" = $1"),
+        "filter not pushed: {seen}"
+    );
+    assert!(
+        !seen.contains("contact_email"),
+        "projection not pushed: {seen}"
+    );
+    assert!(
+        seen.ends_with(&format!("=> {enterprise}")),
+        "rows pulled: {seen}"
+    );
+
+    // One source only: the whole query, aggregate and limit included, runs in Postgres.
+    pg.psql("billing", "SELECT pg_stat_statements_reset()");
+    let v = sql_json(
+        home.path(),
+        "SELECT plan_tier, count(*) AS n FROM billing.main.accounts GROUP BY plan_tier ORDER BY n DESC LIMIT 2",
+    );
+    assert_eq!(v["row_count"], 2);
+    let seen = pg.psql(
+        "billing",
+        "SELECT query || ' => ' || rows FROM pg_stat_statements WHERE query LIKE '%accounts%' AND query NOT LIKE '%pg_stat_statements%'",
+    );
+    assert!(
+        seen.contains("GROUP BY") && seen.contains("LIMIT"),
+        "{seen}"
+    );
+    assert!(seen.ends_with("=> 2"), "{seen}");
+    // --explain shows the same SQL.
+    let r = run(skipper(home.path()).env("PGPASSWORD", PG_PASSWORD).args([
+        "sql",
+        "--explain",
+        "--format",
+        "table",
+        "SELECT plan_tier, count(*) AS n FROM billing.main.accounts GROUP BY plan_tier ORDER BY n DESC LIMIT 2",
+    ]));
+    assert!(
+        r.stdout
+            .contains("Runs in source 'billing', which receives:"),
+        "{r:?}"
+    );
+    assert!(
+        r.stdout.contains("GROUP BY") && r.stdout.contains("LIMIT 2"),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn sessions_are_read_only_with_a_statement_timeout() {
+    let Some(pg) = Pg::start() else { return };
+    let home = federated_home(&pg);
+    pg.psql(
+        "billing",
+        "CREATE SEQUENCE main.s; CREATE VIEW main.sneaky AS SELECT nextval('main.s') AS v;
+         CREATE VIEW main.session AS SELECT current_setting('default_transaction_read_only') AS ro,
+           current_setting('statement_timeout') AS st, current_setting('application_name') AS app",
+    );
+    let v = sql_json(home.path(), "SELECT ro, st, app FROM billing.main.session");
+    assert_eq!(v["rows"][0]["ro"], "on");
+    assert_eq!(v["rows"][0]["st"], "5min");
+    assert!(
+        v["rows"][0]["app"]
+            .as_str()
+            .unwrap()
+            .starts_with("skipper/")
+    );
+    // A view that writes is refused by Postgres itself.
+    let r = run(skipper(home.path())
+        .env("PGPASSWORD", PG_PASSWORD)
+        .args(["sql", "SELECT v FROM billing.main.sneaky"]));
+    assert_eq!(r.code, 5, "{r:?}");
+    assert!(r.stderr.contains("read-only transaction"), "{r:?}");
+    assert_eq!(pg.psql("billing", "SELECT last_value FROM main.s"), "1");
+    assert_eq!(pg.psql("billing", "SELECT is_called FROM main.s"), "f");
+}
+
+fn slow_home(pg: &Pg, timeout_secs: u64) -> tempfile::TempDir {
+    pg.psql(
+        "billing",
+        "CREATE TABLE IF NOT EXISTS public.big AS SELECT g AS x FROM generate_series(1, 3000) g",
+    );
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join("skipper.toml"),
+        format!(
+            "[engine]\nquery_timeout_secs = {timeout_secs}\n\n[sources.billing]\nkind = \"postgres\"\nurl = \"{}\"\n",
+            pg.url("billing")
+        ),
+    )
+    .unwrap();
+    home
+}
+
+const SLOW: &str = "SELECT count(*) FROM big a, big b, big c WHERE a.x + b.x + c.x = -1";
+const ACTIVE: &str = "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'skipper/%' AND state = 'active'";
+
+#[test]
+fn ctrl_c_cancels_the_query_on_the_server() {
+    let Some(pg) = Pg::start() else { return };
+    let home = slow_home(&pg, 300);
+    let child = skipper(home.path())
+        .args(["sql", SLOW])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until Postgres is running it.
+    let mut seen = false;
+    for _ in 0..100 {
+        if pg.psql("billing", ACTIVE) != "0" {
+            seen = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(seen, "the query never reached Postgres");
+    let ok = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        pg.wait_for_zero("billing", ACTIVE, Duration::from_secs(10)),
+        "0"
+    );
+}
+
+#[test]
+fn a_timeout_cancels_the_query_on_the_server() {
+    let Some(pg) = Pg::start() else { return };
+    let home = slow_home(&pg, 2);
+    let r = run(skipper(home.path()).args(["sql", SLOW]));
+    assert_eq!(r.code, 5, "{r:?}");
+    assert!(
+        r.stderr.contains("timed out") || r.stderr.contains("statement timeout"),
+        "{r:?}"
+    );
+    assert!(r.stdout.is_empty());
+    assert_eq!(
+        pg.wait_for_zero("billing", ACTIVE, Duration::from_secs(10)),
+        "0"
+    );
+}
+
+#[test]
+fn connection_errors_are_clear_and_never_show_the_password() {
+    let Some(pg) = Pg::start() else { return };
+    let home = tempfile::tempdir().unwrap();
+    let cfg = home.path().join("skipper.toml");
+    let write = |url: String, extra: &str| {
+        std::fs::write(
+            &cfg,
+            format!("{extra}[sources.billing]\nkind = \"postgres\"\nurl = \"{url}\"\n"),
+        )
+        .unwrap()
+    };
+    // Wrong password.
+    write(
+        format!(
+            "postgresql://skipper:Wr0ngPassw0rd@127.0.0.1:{}/billing?sslmode=disable",
+            pg.port
+        ),
+        "",
+    );
+    let r = run(skipper(home.path()).args(["sql", "SELECT * FROM billing.public.x"]));
+    assert_eq!(r.code, 5, "{r:?}");
+    assert!(r.stderr.contains("password authentication failed"), "{r:?}");
+    assert!(
+        !r.stderr.contains("Wr0ngPassw0rd") && !r.stdout.contains("Wr0ngPassw0rd"),
+        "{r:?}"
+    );
+    let r = run(skipper(home.path()).args(["config", "show"]));
+    assert!(
+        !r.stdout.contains("Wr0ngPassw0rd") && r.stdout.contains("***"),
+        "{r:?}"
+    );
+    let r = run(skipper(home.path()).args(["doctor", "--format", "table"]));
+    assert_eq!(r.code, 5, "{r:?}");
+    assert!(
+        r.stdout.contains("FAILED") && !r.stdout.contains("Wr0ngPassw0rd"),
+        "{r:?}"
+    );
+
+    // password_env, then PGPASSWORD, then .pgpass supply the password.
+    write(pg.url_without_password("billing"), "");
+    let r = run(skipper(home.path())
+        .env("PGPASSWORD", PG_PASSWORD)
+        .args(["doctor"]));
+    assert_eq!(r.code, 0, "{r:?}");
+    let pgpass = home.path().join("pgpass");
+    std::fs::write(
+        &pgpass,
+        format!("127.0.0.1:{}:billing:skipper:{PG_PASSWORD}\n", pg.port),
+    )
+    .unwrap();
+    let r = run(skipper(home.path())
+        .env("PGPASSFILE", &pgpass)
+        .args(["doctor"]));
+    assert_eq!(r.code, 0, "{r:?}");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[sources.billing]\nkind = \"postgres\"\nurl = \"{}\"\npassword_env = \"BILLING_PW\"\n",
+            pg.url_without_password("billing")
+        ),
+    )
+    .unwrap();
+    let r = run(skipper(home.path())
+        .env("BILLING_PW", PG_PASSWORD)
+        .args(["doctor"]));
+    assert_eq!(r.code, 0, "{r:?}");
+
+    // Nothing listening.
+    let closed = free_port();
+    write(
+        format!("postgresql://skipper@127.0.0.1:{closed}/billing"),
+        "",
+    );
+    let r = run(skipper(home.path()).args(["sql", "SELECT * FROM billing.public.x"]));
+    assert_eq!(r.code, 5, "{r:?}");
+    assert!(
+        r.stderr
+            .contains(&format!("cannot reach 127.0.0.1:{closed}")),
+        "{r:?}"
+    );
+
+    // Something listening that never speaks: bounded by the connect timeout.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    write(
+        format!("postgresql://skipper@127.0.0.1:{port}/billing?sslmode=disable"),
+        "[engine]\nconnect_timeout_secs = 1\n\n",
+    );
+    let r = run(skipper(home.path()).args(["sql", "SELECT * FROM billing.public.x"]));
+    assert_eq!(r.code, 5, "{r:?}");
+    assert!(
+        r.stderr.contains("did not finish logging in within 3s"),
+        "{r:?}"
+    );
+    drop(silent);
+}
