@@ -113,7 +113,7 @@ async fn run_one(
     }
     let mut stream = engine.execute(&planned)?;
     let mut writer = ResultWriter::new(format, &mut out, session.tz);
-    let written = (|| -> std::io::Result<()> { writer.begin(&planned.schema) })();
+    let written = writer.begin(&planned.schema);
     match written {
         Err(e) if broken_pipe(&e) => return Ok(Outcome::PipeClosed),
         Err(e) => return Err(io_failure(e)),

@@ -35,6 +35,7 @@ impl Rng {
 }
 
 pub const DAYS: i64 = 35;
+const PRIORITIES: [&str; 6] = ["p1", "p2", "p3", "p3", "p4", "p4"];
 pub const TIERS: [&str; 4] = ["free", "pro", "business", "enterprise"];
 pub const PRODUCTS: [&str; 4] = [
     "workers_requests",
@@ -173,7 +174,7 @@ pub fn rate_card() -> Vec<RateCard> {
     let mut out = Vec::new();
     for (ti, tier) in TIERS.iter().enumerate() {
         // Higher tiers include more and pay a little less per unit.
-        let factor = [1.0, 1.0, 0.9, 0.8][ti];
+        let factor: f64 = [1.0, 1.0, 0.9, 0.8][ti];
         let include = [1, 2, 5, 10][ti] as i64;
         for (product, unit, per, cents, incl) in [
             ("workers_requests", "request", 1_000_000, 30.0, 100_000),
@@ -186,7 +187,7 @@ pub fn rate_card() -> Vec<RateCard> {
                 product,
                 unit,
                 units_per_price: per,
-                price_cents: ((cents * factor) as f64).round() as i64,
+                price_cents: (cents * factor).round() as i64,
                 included_units_per_month: incl * include,
             });
         }
@@ -389,7 +390,7 @@ pub fn generate(seed: u64, anchor: NaiveDate, scale: u32) -> Lake {
             account_id: a.account_id,
             opened_at,
             closed_at,
-            priority: *rng.pick(&["p1", "p2", "p3", "p3", "p4", "p4"]),
+            priority: PRIORITIES[rng.below(PRIORITIES.len() as u64) as usize],
             status,
             subject,
             body,

@@ -384,16 +384,11 @@ fn broken_sources_are_named_and_others_still_work() {
         "{r:?}"
     );
     // The other tables of the source are unaffected.
-    assert_eq!(
-        scalar(
-            home.path(),
-            "SELECT count(*) FROM lake.main.billing_usage_hourly"
-        )
-        .as_i64()
-        .unwrap()
-            > 0,
-        true
+    let hourly = scalar(
+        home.path(),
+        "SELECT count(*) FROM lake.main.billing_usage_hourly",
     );
+    assert!(hourly.as_i64().unwrap() > 0, "{hourly}");
 
     // A missing folder: the source is unavailable, the rest works, doctor says what is wrong.
     std::fs::rename(&lake, home.path().join("moved")).unwrap();

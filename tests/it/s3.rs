@@ -67,7 +67,7 @@ async fn parquet_in_a_bucket_is_queryable() {
         .with_secret_access_key("testing")
         .build()
         .unwrap();
-    let client = reqwest_put_bucket(&endpoint).await;
+    let client = create_bucket(&endpoint).await;
     assert!(client, "could not create the bucket");
     let lake = home.path().join("data/demo/lake");
     let mut uploaded = 0;
@@ -133,20 +133,14 @@ async fn parquet_in_a_bucket_is_queryable() {
     assert_eq!(r.code, 0, "{r:?}");
 }
 
-/// Create the bucket with a plain S3 `PUT /bucket` (moto accepts unsigned requests).
-async fn reqwest_put_bucket(endpoint: &str) -> bool {
-    let url = format!("{endpoint}/lakehouse");
-    let out = Command::new("curl")
-        .args([
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "-X",
-            "PUT",
-            &url,
-        ])
-        .output();
-    matches!(out, Ok(o) if String::from_utf8_lossy(&o.stdout).starts_with('2'))
+/// Create the bucket with boto3, which moto's server package brings along.
+async fn create_bucket(endpoint: &str) -> bool {
+    let script = format!(
+        "import boto3; boto3.client('s3', endpoint_url='{endpoint}', region_name='us-east-1', \
+         aws_access_key_id='testing', aws_secret_access_key='testing').create_bucket(Bucket='lakehouse')"
+    );
+    Command::new("python3")
+        .args(["-c", &script])
+        .status()
+        .is_ok_and(|s| s.success())
 }
