@@ -111,6 +111,7 @@ async fn run_one(
             Err(e) => Err(io_failure(e)),
         };
     }
+    let started = std::time::Instant::now();
     let mut stream = engine.execute(&planned)?;
     let mut writer = ResultWriter::new(format, &mut out, session.tz);
     let written = writer.begin(&planned.schema);
@@ -127,6 +128,10 @@ async fn run_one(
             Ok(()) => {}
         }
     }
+    tracing::debug!(
+        ms = started.elapsed().as_millis() as u64,
+        "executed and written"
+    );
     match writer.finish() {
         Ok(s) => Ok(Outcome::Rows {
             rows: s.rows,

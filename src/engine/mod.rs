@@ -38,6 +38,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 use url::Url;
 
 /// Errors of the engine layer; the front end maps each kind to an exit code.
@@ -165,7 +166,23 @@ impl Engine {
             .filter(|(n, _)| options.only.is_empty() || options.only.contains(n))
             .collect();
         let opened = futures::future::join_all(selected.iter().map(|(name, source)| {
-            open_source(name, source, &runtime, connect_timeout, query_timeout)
+            let started = std::time::Instant::now();
+            let span = tracing::debug_span!("open_source", source = %name, kind = source.kind());
+            let runtime = &runtime;
+            async move {
+                let r = open_source(name, source, runtime, connect_timeout, query_timeout).await;
+                match &r {
+                    Ok(_) => {
+                        tracing::debug!(ms = started.elapsed().as_millis() as u64, "source opened")
+                    }
+                    Err(e) => tracing::warn!(
+                        ms = started.elapsed().as_millis() as u64,
+                        "source unavailable: {e}"
+                    ),
+                }
+                r
+            }
+            .instrument(span)
         }))
         .await;
 
@@ -257,14 +274,18 @@ impl Engine {
         if let Some(now) = self.clock.pinned() {
             state.execution_props_mut().query_execution_start_time = Some(now);
         }
+        let started = std::time::Instant::now();
         let logical = state
             .statement_to_plan(DfStatement::Statement(Box::new(statement.clone())))
+            .instrument(tracing::debug_span!("logical_plan"))
             .await
             .map_err(|e| self.plan_error(e))?;
         let physical = state
             .create_physical_plan(&logical)
+            .instrument(tracing::debug_span!("physical_plan"))
             .await
             .map_err(|e| self.plan_error(e))?;
+        tracing::debug!(ms = started.elapsed().as_millis() as u64, "planned");
         let schema = physical.schema();
         Ok(Planned {
             physical,
@@ -345,6 +366,20 @@ impl Engine {
                 };
             }
             let known: Vec<String> = self.table_names();
+            // With no default source, unqualified names land in DataFusion's empty built-in
+            // catalog; say so, and suggest by the table part alone.
+            if parts.len() == 3 && parts[0] == "datafusion" && self.default_catalog == "datafusion"
+            {
+                let suggestion = closest_table(parts[2], &known, "", "")
+                    .map(|c| format!("did you mean {c}? "))
+                    .unwrap_or_default();
+                return EngineError::Plan {
+                    message: format!("table '{}' not found", parts[2]),
+                    hint: Some(format!(
+                        "{suggestion}unqualified names resolve in no source here: write source.schema.table, or pass --catalog/--schema (or set default_catalog in skipper.toml)"
+                    )),
+                };
+            }
             let hint = if parts.len() == 3 && !self.sources.iter().any(|s| s.name == parts[0]) {
                 let names: Vec<&str> = self.sources.iter().map(|s| s.name.as_str()).collect();
                 match closest(parts[0], names.iter().copied()) {

@@ -489,3 +489,142 @@ fn a_closed_pipe_exits_zero() {
     assert_eq!(r.stdout.trim(), "0", "{r:?}");
     assert!(!r.stderr.contains("error"), "{r:?}");
 }
+
+#[test]
+fn csv_and_json_sources_with_a_default_namespace() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    std::fs::create_dir_all(h.join("files/orders/region=eu")).unwrap();
+    std::fs::create_dir_all(h.join("files/orders/region=us")).unwrap();
+    std::fs::create_dir_all(h.join("logs")).unwrap();
+    std::fs::write(
+        h.join("files/Customers.csv"),
+        "id,name\n1,Ann\n2,Bo\n3,Cy\n",
+    )
+    .unwrap();
+    std::fs::write(
+        h.join("files/orders/region=eu/a.csv"),
+        "customer_id,amount\n1,10\n1,5\n",
+    )
+    .unwrap();
+    std::fs::write(
+        h.join("files/orders/region=us/b.csv"),
+        "customer_id,amount\n2,7\n",
+    )
+    .unwrap();
+    std::fs::write(h.join("files/notes.txt"), "not a table").unwrap();
+    std::fs::write(
+        h.join("logs/events.ndjson"),
+        "{\"kind\":\"a\",\"v\":1}\n{\"kind\":\"b\",\"v\":2}\n{\"kind\":\"a\",\"v\":4}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        h.join("skipper.toml"),
+        "[sources.files]\nkind = \"csv\"\npath = \"files\"\n\n[sources.logs]\nkind = \"json\"\npath = \"logs\"\n",
+    )
+    .unwrap();
+    let v = sql(
+        h,
+        "SELECT c.name, o.region, sum(o.amount) AS total FROM files.main.customers c \
+         JOIN files.main.orders o ON o.customer_id = c.id GROUP BY 1, 2 ORDER BY 1, 2",
+    );
+    assert_eq!(
+        v["rows"],
+        serde_json::json!([
+            {"name": "Ann", "region": "eu", "total": 15},
+            {"name": "Bo", "region": "us", "total": 7}
+        ])
+    );
+    assert_eq!(
+        scalar(h, "SELECT sum(v) FROM logs.main.events WHERE kind = 'a'"),
+        5
+    );
+    // Unqualified names resolve where --catalog/--schema say.
+    let r = run(skipper(h).args([
+        "sql",
+        "--catalog",
+        "files",
+        "--schema",
+        "main",
+        "SELECT count(*) AS n FROM customers",
+    ]));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(json(&r.stdout)["rows"][0]["n"], 3);
+    let r = run(skipper(h).args(["sql", "SELECT count(*) AS n FROM customers"]));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains("did you mean files.main.customers?"),
+        "{r:?}"
+    );
+    // SHOW and DESCRIBE run.
+    let r = run(skipper(h).args(["sql", "--format", "csv", "DESCRIBE files.main.customers"]));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout
+            .starts_with("column_name,data_type,is_nullable\nid,Int64,YES\nname,"),
+        "{r:?}"
+    );
+    let r = run(skipper(h).args(["sql", "--format", "csv", "SHOW TABLES"]));
+    assert!(r.stdout.contains("files,main,orders,BASE TABLE"), "{r:?}");
+    assert!(!r.stdout.contains("notes"), "{r:?}");
+}
+
+/// Peak resident memory (VmHWM) of a running process, in KiB.
+fn peak_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+#[test]
+fn a_large_export_streams_in_bounded_memory() {
+    let home = demo_home();
+    // About 420 MB of CSV: collected before printing, it could not fit in the bound below.
+    let mut child = skipper(home.path())
+        .args([
+            "sql",
+            "--format",
+            "csv",
+            "SELECT value, repeat('x', 200) AS pad FROM generate_series(1, 2000000)",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut buf = vec![0u8; 1 << 16];
+        let mut total = 0u64;
+        let mut lines = 0u64;
+        loop {
+            match std::io::Read::read(&mut stdout, &mut buf) {
+                Ok(0) | Err(_) => return (total, lines),
+                Ok(n) => {
+                    total += n as u64;
+                    lines += buf[..n].iter().filter(|b| **b == b'\n').count() as u64;
+                }
+            }
+        }
+    });
+    let mut peak = 0;
+    while child.try_wait().unwrap().is_none() {
+        if let Some(p) = peak_kib(child.id()) {
+            peak = peak.max(p);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let (bytes, lines) = reader.join().unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(lines, 2_000_001, "header and every row");
+    assert!(bytes > 400_000_000, "{bytes}");
+    assert!(peak > 0, "no memory reading was taken");
+    assert!(
+        peak < 200 * 1024,
+        "peak RSS {peak} KiB while writing {bytes} bytes: the export is not streaming"
+    );
+}

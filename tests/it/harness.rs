@@ -71,6 +71,20 @@ pub struct Pg {
 impl Pg {
     /// Start a server, or `None` (after [`unavailable`]) when PostgreSQL is not installed.
     pub fn start() -> Option<Pg> {
+        Pg::start_with(false)
+    }
+
+    /// Like [`Pg::start`], with TLS on: a self-signed certificate for 127.0.0.1 at
+    /// [`Pg::cert_path`].
+    pub fn start_tls() -> Option<Pg> {
+        Pg::start_with(true)
+    }
+
+    pub fn cert_path(&self) -> PathBuf {
+        self.dir.path().join("server.crt")
+    }
+
+    fn start_with(tls: bool) -> Option<Pg> {
         let Some(bin) = pg_bin_dir() else {
             unavailable("PostgreSQL", "initdb not found (install postgresql)");
             return None;
@@ -83,6 +97,35 @@ impl Pg {
         let data = dir.path().join("data");
         let pwfile = dir.path().join("pw");
         std::fs::write(&pwfile, PG_PASSWORD).unwrap();
+        if tls {
+            let ok = Command::new("openssl")
+                .args([
+                    "req",
+                    "-new",
+                    "-x509",
+                    "-days",
+                    "2",
+                    "-nodes",
+                    "-subj",
+                    "/CN=127.0.0.1",
+                ])
+                .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+                .arg("-keyout")
+                .arg(dir.path().join("server.key"))
+                .arg("-out")
+                .arg(dir.path().join("server.crt"))
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "openssl could not make a test certificate");
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(
+                dir.path().join("server.key"),
+                std::fs::Permissions::from_mode(0o600),
+            )
+            .unwrap();
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
         if as_postgres {
             let ok = Command::new("chown")
                 .args(["-R", "postgres:postgres"])
@@ -120,10 +163,16 @@ impl Pg {
             "initdb failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let opts = format!(
+        let mut opts = format!(
             "-p {port} -k {} -c listen_addresses=127.0.0.1 -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c fsync=off",
             pg.dir.path().to_string_lossy()
         );
+        if tls {
+            opts.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={0}/server.crt -c ssl_key_file={0}/server.key",
+                pg.dir.path().to_string_lossy()
+            ));
+        }
         let out = pg.run(
             "pg_ctl",
             &[

@@ -3,7 +3,7 @@
 //! `pg_stat_statements`, read-only sessions, server-side cancel on Ctrl-C and timeout, and the
 //! connection errors a user meets.
 
-use crate::harness::{PG_PASSWORD, Pg, free_port, run, skipper};
+use crate::harness::{PG_PASSWORD, Pg, Run, free_port, run, skipper};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -374,4 +374,63 @@ fn connection_errors_are_clear_and_never_show_the_password() {
         "{r:?}"
     );
     drop(silent);
+}
+
+#[test]
+fn tls_modes_and_root_certificates() {
+    let Some(pg) = Pg::start_tls() else { return };
+    pg.psql(
+        "billing",
+        "CREATE VIEW public.tls AS SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+    );
+    let home = tempfile::tempdir().unwrap();
+    let cfg = home.path().join("skipper.toml");
+    let url = format!("postgresql://skipper@127.0.0.1:{}/billing", pg.port);
+    let write = |extra: &str| {
+        std::fs::write(
+            &cfg,
+            format!("[sources.billing]\nkind = \"postgres\"\nurl = \"{url}\"\n{extra}"),
+        )
+        .unwrap()
+    };
+    let ssl_in_use = |home: &Path| -> Run {
+        run(skipper(home).env("PGPASSWORD", PG_PASSWORD).args([
+            "sql",
+            "--format",
+            "csv",
+            "SELECT ssl FROM tls",
+        ]))
+    };
+    // verify-full with the server's certificate as the root: encrypted and verified.
+    write(&format!(
+        "sslmode = \"verify-full\"\nsslrootcert = \"{}\"\n",
+        pg.cert_path().display()
+    ));
+    let r = ssl_in_use(home.path());
+    assert_eq!((r.code, r.stdout.as_str()), (0, "ssl\ntrue\n"), "{r:?}");
+    // verify-full without a root that signs it: refused.
+    write("sslmode = \"verify-full\"\n");
+    let r = ssl_in_use(home.path());
+    assert_eq!(r.code, 5, "{r:?}");
+    assert!(r.stderr.to_lowercase().contains("certificate"), "{r:?}");
+    // The libpq default, prefer: TLS when offered.
+    write("");
+    let r = ssl_in_use(home.path());
+    assert_eq!((r.code, r.stdout.as_str()), (0, "ssl\ntrue\n"), "{r:?}");
+    // disable: plain text.
+    write("sslmode = \"disable\"\n");
+    let r = ssl_in_use(home.path());
+    assert_eq!((r.code, r.stdout.as_str()), (0, "ssl\nfalse\n"), "{r:?}");
+    // A root certificate file that does not exist, and a mode that does not exist.
+    write("sslmode = \"verify-ca\"\nsslrootcert = \"/nonexistent/ca.pem\"\n");
+    let r = ssl_in_use(home.path());
+    assert_eq!(r.code, 5, "{r:?}");
+    assert!(r.stderr.contains("/nonexistent/ca.pem"), "{r:?}");
+    write("sslmode = \"sometimes\"\n");
+    let r = ssl_in_use(home.path());
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains("sslmode 'sometimes' is not one of"),
+        "{r:?}"
+    );
 }
