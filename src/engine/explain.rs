@@ -42,6 +42,13 @@ fn walk(
     remote: &mut Vec<RemoteFragment>,
     local: &mut Vec<String>,
 ) {
+    if let Some(scan) = plan.downcast_ref::<super::scan::SourceScanExec>() {
+        remote.push(RemoteFragment {
+            source: scan.source().to_string(),
+            sql: scan.sql(),
+        });
+        return;
+    }
     if let Some(v) = plan.downcast_ref::<VirtualExecutionPlan>() {
         let executor = v.executor();
         let source = executor

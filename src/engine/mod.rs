@@ -11,11 +11,12 @@
 //! unparser do today is what runs.
 
 mod explain;
+mod federation;
 mod files;
 pub mod postgres;
-mod pushdown;
 pub mod readonly;
 mod remote;
+mod scan;
 
 pub use explain::{Explanation, RemoteFragment};
 pub use readonly::Refusal;
@@ -412,20 +413,22 @@ impl Engine {
     }
 }
 
-/// DataFusion's optimizer rules with the federation rule placed last.
+/// DataFusion's optimizer rules with datafusion-federation's rule where it puts it (right after
+/// `scalar_subquery_to_join`), followed by [`federation::UnfederateBareScans`].
 ///
-/// datafusion-federation's default puts its rule right after `scalar_subquery_to_join`, before
-/// filter and projection pushdown have run; in a query that spans sources, the remote side is
-/// then cut off as a bare table scan and receives `SELECT every column FROM t` with no filter.
-/// Placed last, the rule sees a plan whose scans already carry their projections and filters, so
-/// each side of a cross-source join gets them pushed into its SQL (checked by the tests against
-/// what Postgres records in `pg_stat_statements`).
+/// Why not later: we tried the federation rule last, after filter and projection pushdown, and
+/// the unparser then lost filters inside `EXISTS`/`IN` subqueries it rebuilt from semi joins — a
+/// silently wrong count in our same-answers test. At its own position whole single-source
+/// queries unparse correctly; the cost is that in a cross-source query each Postgres side would
+/// be cut off as a bare `SELECT every column FROM t`. Un-federating those bare scans lets
+/// DataFusion's own pushdown give them their projection and filters instead.
 fn optimizer_rules() -> Vec<Arc<dyn datafusion::optimizer::OptimizerRule + Send + Sync>> {
-    let mut rules = datafusion::optimizer::Optimizer::new().rules;
-    rules.push(Arc::new(pushdown::NoEmptyProjections));
-    rules.push(Arc::new(
-        datafusion_federation::FederationOptimizerRule::new(),
-    ));
+    let mut rules = datafusion_federation::default_optimizer_rules();
+    let at = rules
+        .iter()
+        .position(|r| r.name() == "federation_optimizer_rule")
+        .map_or(rules.len(), |p| p + 1);
+    rules.insert(at, Arc::new(federation::UnfederateBareScans));
     rules
 }
 

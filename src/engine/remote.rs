@@ -1,10 +1,11 @@
 //! Catalogs over SQL databases (Postgres, SQLite): one DataFusion catalog per source, its schemas
 //! and table names listed when the source opens, each table's provider built on first use.
 //!
-//! Every table is wrapped by datafusion-federation, so the part of a query that touches only one
-//! source is unparsed to that source's dialect and runs inside it (filters, projections, joins,
-//! aggregates, limits). The federation provider's name is the source's name, so two sources on
-//! the same server are never merged into one remote query.
+//! Postgres tables are wrapped by datafusion-federation, so the part of a query that joins or
+//! aggregates within one Postgres source is unparsed to its dialect and runs inside it (filters,
+//! projections, joins, aggregates, ordering, limits); the federation provider's name is the
+//! source's name, so two sources on the same server are never merged into one remote query.
+//! Plain scans, and every SQLite table, go through `engine::scan`.
 
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -13,6 +14,8 @@ use datafusion::common::TableReference;
 use datafusion::datasource::TableProvider;
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::sql::unparser::dialect::PostgreSqlDialect;
+use datafusion_federation::FederatedTableProviderAdaptor;
+use datafusion_federation::sql::{RemoteTableRef, SQLFederationProvider, SQLTableSource};
 use datafusion_table_providers::sql::db_connection_pool::DbConnectionPool;
 use datafusion_table_providers::sql::db_connection_pool::dbconnection::{get_schemas, get_tables};
 use datafusion_table_providers::sql::sql_provider_datafusion::SqlTable;
@@ -23,13 +26,12 @@ use std::sync::{Arc, Mutex};
 type Pool<T, P> = Arc<dyn DbConnectionPool<T, P> + Send + Sync>;
 
 /// Which SQL database a catalog talks to; decides the dialect and the table wrapper.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum RemoteKind {
+    /// Federated: the largest single-source part of a query runs in Postgres.
     Postgres,
-    /// The read-only `file:` URI of the database.
-    Sqlite {
-        uri: String,
-    },
+    /// Conservative pushdown (see `engine::sqlite`). `uri` is the read-only `file:` URI.
+    Sqlite { uri: String },
 }
 
 /// A catalog whose schema and table names were listed when the source opened.
@@ -128,16 +130,39 @@ impl<T: 'static, P: 'static> SchemaProvider for RemoteSchema<T, P> {
         };
         let provider: Arc<dyn TableProvider> = match &self.kind {
             RemoteKind::Postgres => {
-                let table = SqlTable::new(&self.source, &self.pool, reference)
-                    .await
-                    .map_err(|e| external(e.to_string()))?
-                    .with_dialect(Arc::new(PostgreSqlDialect {}));
-                Arc::new(Arc::new(table).create_federated_table_provider()?)
+                let table = Arc::new(
+                    SqlTable::new(&self.source, &self.pool, reference.clone())
+                        .await
+                        .map_err(|e| external(e.to_string()))?
+                        .with_dialect(Arc::new(PostgreSqlDialect {})),
+                );
+                // Federated whole where a query joins or aggregates within this source; plain
+                // scans (the other side of a cross-source join) go through `SourceTable`.
+                let schema = table.schema();
+                let executor: Arc<dyn datafusion_federation::sql::SQLExecutor> = table.clone();
+                let federation = Arc::new(SQLFederationProvider::new(executor));
+                let federated = Arc::new(SQLTableSource::new_with_schema(
+                    federation,
+                    RemoteTableRef::from(reference),
+                    schema,
+                ));
+                let scans = Arc::new(super::scan::SourceTable {
+                    source: self.source.clone(),
+                    inner: table,
+                    policy: super::scan::FilterPolicy::Upstream,
+                });
+                Arc::new(FederatedTableProviderAdaptor::new_with_provider(
+                    federated, scans,
+                ))
             }
             RemoteKind::Sqlite { uri } => {
                 let schema = sqlite_declared_schema(uri, &self.schema, name).map_err(external)?;
                 let table = SQLiteTable::new_with_schema(&self.pool, schema, reference);
-                Arc::new(Arc::new(table).create_federated_table_provider()?)
+                Arc::new(super::scan::SourceTable {
+                    source: self.source.clone(),
+                    inner: Arc::new(table),
+                    policy: super::scan::FilterPolicy::SqliteSafe,
+                })
             }
         };
         self.built

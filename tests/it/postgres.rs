@@ -434,3 +434,49 @@ fn tls_modes_and_root_certificates() {
         "{r:?}"
     );
 }
+
+#[test]
+fn sqlite_and_postgres_give_the_same_answers() {
+    let Some(pg) = Pg::start() else { return };
+    let in_pg = tempfile::tempdir().unwrap();
+    let r = run(skipper(in_pg.path()).args([
+        "demo",
+        "--anchor-date",
+        "2026-11-21",
+        "--postgres",
+        &pg.url("billing"),
+    ]));
+    assert_eq!(r.code, 0, "{r:?}");
+    let in_sqlite = crate::harness::demo_home();
+    let corpus = include_str!("data/same_answers.sql");
+    let mut known: Option<&str> = None;
+    let (mut agreed, mut failures) = (0, Vec::new());
+    for line in corpus.lines().map(str::trim) {
+        if let Some(reason) = line.strip_prefix("-- known-failure:") {
+            known = Some(reason.trim());
+            continue;
+        }
+        if line.is_empty() || line.starts_with("--") {
+            continue;
+        }
+        let answer = |home: &Path| {
+            let r = run(skipper(home).args(["-q", "sql", "--format", "csv", line]));
+            (r.code, r.stdout, r.stderr)
+        };
+        let a = answer(in_sqlite.path());
+        let b = answer(in_pg.path());
+        let same = a.0 == 0 && a == b;
+        match (same, known.take()) {
+            (true, None) => agreed += 1,
+            (false, Some(_)) => {}
+            (true, Some(reason)) => failures.push(format!(
+                "now agrees, remove its known-failure line ({reason}): {line}"
+            )),
+            (false, None) => {
+                failures.push(format!("{line}\n  sqlite: {:?}\n  postgres: {:?}", a, b))
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(agreed >= 35, "only {agreed} queries checked");
+}
