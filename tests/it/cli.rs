@@ -628,3 +628,44 @@ fn a_large_export_streams_in_bounded_memory() {
         "peak RSS {peak} KiB while writing {bytes} bytes: the export is not streaming"
     );
 }
+
+#[test]
+fn demo_reuses_rebuilds_with_force_and_refuses_bad_input() {
+    let home = demo_home();
+    let h = home.path();
+    let q = "SELECT sum(event_count) AS s FROM lake.main.usage_events";
+    let before = scalar(h, q);
+    // Reused: a different seed without --force changes nothing.
+    let r = run(skipper(h).args(["demo", "--seed", "9"]));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("exists (use --force to rebuild)"), "{r:?}");
+    assert_eq!(scalar(h, q), before);
+    // Rebuilt with --force, and the manifest records what it was made from.
+    let r = run(skipper(h).args(["demo", "--force", "--seed", "9", "--anchor-date", "2026-11-21"]));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_ne!(scalar(h, q), before);
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(h.join("data/demo/demo.json")).unwrap()).unwrap();
+    assert_eq!(manifest["seed"], 9);
+    assert_eq!(manifest["anchor_date"], "2026-11-21");
+    // Bad input: a clear error, and the existing lake is untouched.
+    let r = run(skipper(h).args(["demo", "--force", "--anchor-date", "21/11/2026"]));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("--anchor-date '21/11/2026' is not a date"), "{r:?}");
+    let r = run(skipper(h).args(["demo", "--scale", "0"]));
+    assert_eq!(r.code, 2, "{r:?}");
+    let blocker = h.join("blocker");
+    std::fs::write(&blocker, "a file, not a folder").unwrap();
+    let r = run(skipper(h).args(["demo", "--dir"]).arg(blocker.join("demo")));
+    assert_eq!(r.code, 5, "{r:?}");
+    assert!(r.stderr.starts_with("error: cannot create"), "{r:?}");
+    assert_ne!(scalar(h, q), before, "the rebuilt lake is still there");
+    // Nothing half-built is left beside the demo.
+    let leftovers: Vec<_> = std::fs::read_dir(h.join("data"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "demo")
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

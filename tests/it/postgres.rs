@@ -480,3 +480,35 @@ fn sqlite_and_postgres_give_the_same_answers() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(agreed >= 35, "only {agreed} queries checked");
 }
+
+#[test]
+fn postgres_types_come_out_exact() {
+    let Some(pg) = Pg::start() else { return };
+    pg.psql(
+        "billing",
+        "CREATE TABLE public.money (id int PRIMARY KEY, amount numeric(18,4), rate double precision,
+           day date, at timestamptz, flag boolean, label varchar(10));
+         INSERT INTO public.money VALUES
+           (1, 12345678901234.5678, 0.1, '2026-11-21', '2026-11-21 12:34:56.789+00', true, 'a'),
+           (2, -0.0001, NULL, NULL, '2026-01-01 00:00:00+02', false, NULL)",
+    );
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join("skipper.toml"),
+        format!("[sources.pg]\nkind = \"postgres\"\nurl = \"{}\"\n", pg.url("billing")),
+    )
+    .unwrap();
+    let v = sql_json(home.path(), "SELECT * FROM money ORDER BY id");
+    assert_eq!(
+        v["rows"],
+        serde_json::json!([
+            {"id": 1, "amount": "12345678901234.5678", "rate": 0.1, "day": "2026-11-21",
+             "at": "2026-11-21T12:34:56.789Z", "flag": true, "label": "a"},
+            {"id": 2, "amount": "-0.0001", "rate": null, "day": null,
+             "at": "2025-12-31T22:00:00Z", "flag": false, "label": null}
+        ]),
+        "{v}"
+    );
+    let v = sql_json(home.path(), "SELECT sum(amount) AS s FROM money");
+    assert_eq!(v["rows"][0]["s"], "12345678901234.5677", "{v}");
+}
