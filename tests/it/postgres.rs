@@ -298,7 +298,8 @@ fn connection_errors_are_clear_and_never_show_the_password() {
         ),
         "",
     );
-    let r = run(skipper(home.path()).args(["sql", "SELECT * FROM billing.public.x"]));
+    // Traced at the most verbose level, so logs are checked for the password too.
+    let r = run(skipper(home.path()).args(["-vv", "sql", "SELECT * FROM billing.public.x"]));
     assert_eq!(r.code, 5, "{r:?}");
     assert!(r.stderr.contains("password authentication failed"), "{r:?}");
     assert!(
