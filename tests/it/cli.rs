@@ -638,20 +638,35 @@ fn demo_reuses_rebuilds_with_force_and_refuses_bad_input() {
     // Reused: a different seed without --force changes nothing.
     let r = run(skipper(h).args(["demo", "--seed", "9"]));
     assert_eq!(r.code, 0, "{r:?}");
-    assert!(r.stderr.contains("exists (use --force to rebuild)"), "{r:?}");
+    assert!(
+        r.stderr.contains("exists (use --force to rebuild)"),
+        "{r:?}"
+    );
     assert_eq!(scalar(h, q), before);
     // Rebuilt with --force, and the manifest records what it was made from.
-    let r = run(skipper(h).args(["demo", "--force", "--seed", "9", "--anchor-date", "2026-11-21"]));
+    let r = run(skipper(h).args([
+        "demo",
+        "--force",
+        "--seed",
+        "9",
+        "--anchor-date",
+        "2026-11-21",
+    ]));
     assert_eq!(r.code, 0, "{r:?}");
     assert_ne!(scalar(h, q), before);
     let manifest: Value =
-        serde_json::from_str(&std::fs::read_to_string(h.join("data/demo/demo.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(h.join("data/demo/demo.json")).unwrap())
+            .unwrap();
     assert_eq!(manifest["seed"], 9);
     assert_eq!(manifest["anchor_date"], "2026-11-21");
     // Bad input: a clear error, and the existing lake is untouched.
     let r = run(skipper(h).args(["demo", "--force", "--anchor-date", "21/11/2026"]));
     assert_eq!(r.code, 2, "{r:?}");
-    assert!(r.stderr.contains("--anchor-date '21/11/2026' is not a date"), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("--anchor-date '21/11/2026' is not a date"),
+        "{r:?}"
+    );
     let r = run(skipper(h).args(["demo", "--scale", "0"]));
     assert_eq!(r.code, 2, "{r:?}");
     let blocker = h.join("blocker");

@@ -496,7 +496,10 @@ fn postgres_types_come_out_exact() {
     let home = tempfile::tempdir().unwrap();
     std::fs::write(
         home.path().join("skipper.toml"),
-        format!("[sources.pg]\nkind = \"postgres\"\nurl = \"{}\"\n", pg.url("billing")),
+        format!(
+            "[sources.pg]\nkind = \"postgres\"\nurl = \"{}\"\n",
+            pg.url("billing")
+        ),
     )
     .unwrap();
     let v = sql_json(home.path(), "SELECT * FROM money ORDER BY id");

@@ -131,6 +131,42 @@ async fn parquet_in_a_bucket_is_queryable() {
         "SELECT count(*) AS n FROM s3lake.main.billing_usage_daily",
     ]));
     assert_eq!(r.code, 0, "{r:?}");
+
+    // Endpoint, region and keys from the usual AWS_* variables instead of the file.
+    std::fs::write(
+        home.path().join("skipper.toml"),
+        "[sources.envlake]\nkind = \"parquet\"\npath = \"s3://lakehouse/prefix/\"\n\n\
+         [sources.nobucket]\nkind = \"parquet\"\npath = \"s3://no-such-bucket/x/\"\n",
+    )
+    .unwrap();
+    let with_env = |cmd: &mut std::process::Command| {
+        cmd.env("AWS_ENDPOINT_URL", &endpoint)
+            .env("AWS_ALLOW_HTTP", "true")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing");
+    };
+    let mut cmd = skipper(home.path());
+    with_env(&mut cmd);
+    let r = run(cmd.args([
+        "sql",
+        "--format",
+        "json",
+        q.replace("s3lake", "envlake").as_str(),
+    ]));
+    assert_eq!(r.code, 0, "{r:?}");
+    let via_env: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(via_env["rows"], local["rows"]);
+    // A bucket that does not exist: that source is unavailable, with the reason.
+    let mut cmd = skipper(home.path());
+    with_env(&mut cmd);
+    let r = run(cmd.args(["sql", "SELECT * FROM nobucket.main.t"]));
+    assert_eq!(r.code, 5, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("source 'nobucket' is unavailable: cannot list s3://no-such-bucket/x/"),
+        "{r:?}"
+    );
 }
 
 /// Create the bucket with boto3, which moto's server package brings along.
