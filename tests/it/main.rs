@@ -5,3 +5,4 @@ mod cli;
 mod harness;
 mod postgres;
 mod s3;
+mod slt;
