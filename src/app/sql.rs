@@ -113,7 +113,8 @@ async fn run_one(
     }
     let started = std::time::Instant::now();
     let mut stream = engine.execute(&planned)?;
-    let mut writer = ResultWriter::new(format, &mut out, session.tz);
+    let mut writer = ResultWriter::new(format, &mut out, session.tz)
+        .fit_terminal(std::io::stdout().is_terminal());
     let written = writer.begin(&planned.schema);
     match written {
         Err(e) if broken_pipe(&e) => return Ok(Outcome::PipeClosed),

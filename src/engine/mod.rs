@@ -82,6 +82,9 @@ impl EngineError {
             EngineError::Timeout { .. } => Some(
                 "raise [engine] query_timeout_secs in skipper.toml, or narrow the query".into(),
             ),
+            EngineError::Query { message } if message.contains("Failed to execute query") => Some(
+                "a source rejected the SQL it was sent; see it with skipper sql --explain".into(),
+            ),
             _ => None,
         }
     }

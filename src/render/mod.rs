@@ -301,6 +301,8 @@ pub struct ResultWriter<W: Write> {
     /// The header waits for the first rows (or the end), so a query that fails before
     /// producing anything leaves stdout empty.
     pending_header: Option<datafusion::arrow::datatypes::SchemaRef>,
+    /// Wrap the table to the terminal's width (only when writing to a terminal).
+    fit_terminal: bool,
 }
 
 impl<W: Write> ResultWriter<W> {
@@ -314,7 +316,14 @@ impl<W: Write> ResultWriter<W> {
             table: vec![],
             csv: None,
             pending_header: None,
+            fit_terminal: false,
         }
+    }
+
+    /// Wrap wide tables to the terminal's width; for output that goes to a terminal.
+    pub fn fit_terminal(mut self, yes: bool) -> Self {
+        self.fit_terminal = yes;
+        self
     }
 
     /// Take the result's schema; nothing is written until rows arrive or the write finishes.
@@ -436,7 +445,11 @@ impl<W: Write> ResultWriter<W> {
                 summary.not_shown = self.rows - self.table.len() as u64;
                 let mut t = Table::new();
                 t.load_preset(presets::UTF8_FULL_CONDENSED)
-                    .set_content_arrangement(ContentArrangement::Disabled)
+                    .set_content_arrangement(if self.fit_terminal {
+                        ContentArrangement::Dynamic
+                    } else {
+                        ContentArrangement::Disabled
+                    })
                     .set_header(self.columns.clone());
                 for row in &self.table {
                     t.add_row(row.iter().map(|c| {
