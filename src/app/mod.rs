@@ -101,7 +101,6 @@ impl Session {
             catalog: self.global.catalog.clone(),
             schema: self.global.schema.clone(),
             clock: Some(self.clock),
-            only: vec![],
         }
     }
 }

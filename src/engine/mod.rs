@@ -111,8 +111,6 @@ pub struct EngineOptions {
     /// `--schema`: overrides the configured default schema.
     pub schema: Option<String>,
     pub clock: Option<Clock>,
-    /// Open only these sources (all when empty).
-    pub only: Vec<String>,
 }
 
 /// A planned statement: its logical form, its physical plan and the session state that made it.
@@ -164,11 +162,7 @@ impl Engine {
 
         let connect_timeout = Duration::from_secs(config.engine.connect_timeout_secs.max(1));
         let query_timeout = Duration::from_secs(config.engine.query_timeout_secs.max(1));
-        let selected: Vec<(&String, &SourceConfig)> = config
-            .sources
-            .iter()
-            .filter(|(n, _)| options.only.is_empty() || options.only.contains(n))
-            .collect();
+        let selected: Vec<(&String, &SourceConfig)> = config.sources.iter().collect();
         let opened = futures::future::join_all(selected.iter().map(|(name, source)| {
             let started = std::time::Instant::now();
             let span = tracing::debug_span!("open_source", source = %name, kind = source.kind());
@@ -272,7 +266,8 @@ impl Engine {
     /// Plan one checked statement without running it: names, types and functions resolved,
     /// the federation rule applied, a physical plan built.
     pub async fn plan(&self, statement: &Statement) -> Result<Planned, EngineError> {
-        readonly::check(&statement.to_string(), false)?;
+        // Callers may hold an AST that never went through `check`: refuse writes here too.
+        readonly::check_statement(statement)?;
         let mut state = self.ctx.state();
         state.mark_start_execution();
         if let Some(now) = self.clock.pinned() {

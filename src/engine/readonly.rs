@@ -60,7 +60,8 @@ pub fn check(sql: &str, allow_several: bool) -> Result<Vec<Statement>, Refusal> 
     Ok(statements)
 }
 
-fn check_statement(statement: &Statement) -> Result<(), Refusal> {
+/// Check one already-parsed statement (for callers that hold an AST, such as the agent).
+pub fn check_statement(statement: &Statement) -> Result<(), Refusal> {
     match statement {
         Statement::Query(_) => check_query_body(statement),
         Statement::Explain {
