@@ -151,14 +151,12 @@ fn discover_local(kind: FileKind, root: &str) -> Result<BTreeMap<String, FileTab
             .into_owned();
         let ext = matching_extension(kind, &name)
             .ok_or_else(|| format!("{} is not a {} file", abs.display(), kind.name()))?;
-        let url = ListingTableUrl::parse(abs.to_string_lossy()).map_err(|e| e.to_string())?;
-        tables.insert(
-            table_name(&name[..name.len() - ext.len()]),
-            FileTable {
-                url,
-                extension: ext.to_string(),
-            },
-        );
+        add_table(
+            &mut tables,
+            &name[..name.len() - ext.len()],
+            &abs.to_string_lossy(),
+            ext,
+        )?;
         return Ok(tables);
     }
     let mut entries: Vec<_> = std::fs::read_dir(&abs)
@@ -172,31 +170,40 @@ fn discover_local(kind: FileKind, root: &str) -> Result<BTreeMap<String, FileTab
             continue;
         }
         let path = entry.path();
-        if path.is_dir() {
+        let (table, location, ext) = if path.is_dir() {
             let Some(ext) = first_extension_local(kind, &path) else {
                 continue;
             };
-            let url = ListingTableUrl::parse(format!("{}/", path.to_string_lossy()))
-                .map_err(|e| e.to_string())?;
-            tables.insert(
-                table_name(&name),
-                FileTable {
-                    url,
-                    extension: ext.to_string(),
-                },
-            );
+            (name.as_str(), format!("{}/", path.to_string_lossy()), ext)
         } else if let Some(ext) = matching_extension(kind, &name) {
-            let url = ListingTableUrl::parse(path.to_string_lossy()).map_err(|e| e.to_string())?;
-            tables.insert(
-                table_name(&name[..name.len() - ext.len()]),
-                FileTable {
-                    url,
-                    extension: ext.to_string(),
-                },
-            );
-        }
+            (
+                &name[..name.len() - ext.len()],
+                path.to_string_lossy().into_owned(),
+                ext,
+            )
+        } else {
+            continue;
+        };
+        add_table(&mut tables, table, &location, ext)?;
     }
     Ok(tables)
+}
+
+fn add_table(
+    tables: &mut BTreeMap<String, FileTable>,
+    raw_name: &str,
+    location: &str,
+    extension: &str,
+) -> Result<(), String> {
+    let url = ListingTableUrl::parse(location).map_err(|e| e.to_string())?;
+    tables.insert(
+        table_name(raw_name),
+        FileTable {
+            url,
+            extension: extension.to_string(),
+        },
+    );
+    Ok(())
 }
 
 /// The extension of the first data file found under a folder (depth-first, sorted).
@@ -253,14 +260,7 @@ async fn discover_remote(
         let Some(ext) = first_extension_remote(kind, store.as_ref(), &dir).await? else {
             continue;
         };
-        let url = ListingTableUrl::parse(format!("{root}{name}/")).map_err(|e| e.to_string())?;
-        tables.insert(
-            table_name(&name),
-            FileTable {
-                url,
-                extension: ext.to_string(),
-            },
-        );
+        add_table(&mut tables, &name, &format!("{root}{name}/"), ext)?;
     }
     for object in listing.objects {
         let Some(name) = object.location.filename().map(str::to_owned) else {
@@ -270,14 +270,12 @@ async fn discover_remote(
             continue;
         }
         if let Some(ext) = matching_extension(kind, &name) {
-            let url = ListingTableUrl::parse(format!("{root}{name}")).map_err(|e| e.to_string())?;
-            tables.insert(
-                table_name(&name[..name.len() - ext.len()]),
-                FileTable {
-                    url,
-                    extension: ext.to_string(),
-                },
-            );
+            add_table(
+                &mut tables,
+                &name[..name.len() - ext.len()],
+                &format!("{root}{name}"),
+                ext,
+            )?;
         }
     }
     Ok(tables)

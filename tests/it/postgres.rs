@@ -255,6 +255,11 @@ fn ctrl_c_cancels_the_query_on_the_server() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.stdout.is_empty());
+    assert_no_query_left(&pg);
+}
+
+/// No query of ours is still running on the server.
+fn assert_no_query_left(pg: &Pg) {
     assert_eq!(
         pg.wait_for_zero("billing", ACTIVE, Duration::from_secs(10)),
         "0"
@@ -272,10 +277,7 @@ fn a_timeout_cancels_the_query_on_the_server() {
         "{r:?}"
     );
     assert!(r.stdout.is_empty());
-    assert_eq!(
-        pg.wait_for_zero("billing", ACTIVE, Duration::from_secs(10)),
-        "0"
-    );
+    assert_no_query_left(&pg);
 }
 
 #[test]
