@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-/// A home with the demo's relational tables in Postgres and a config joining three sources.
-fn federated_home(pg: &Pg) -> tempfile::TempDir {
+/// A home whose demo lake keeps its relational tables in Postgres (seed 42, 2026-11-21).
+fn demo_in_postgres(pg: &Pg) -> tempfile::TempDir {
     let home = tempfile::tempdir().unwrap();
     let r = run(skipper(home.path()).args([
         "demo",
@@ -20,6 +20,12 @@ fn federated_home(pg: &Pg) -> tempfile::TempDir {
         &pg.url("billing"),
     ]));
     assert_eq!(r.code, 0, "{r:?}");
+    home
+}
+
+/// [`demo_in_postgres`], plus a SQLite source and a config joining all three sources.
+fn federated_home(pg: &Pg) -> tempfile::TempDir {
+    let home = demo_in_postgres(pg);
     // A third source: SQLite, written here, mapping countries to regions.
     let geo = home.path().join("geo.db");
     let conn = rusqlite::Connection::open(&geo).unwrap();
@@ -441,15 +447,7 @@ fn tls_modes_and_root_certificates() {
 #[test]
 fn sqlite_and_postgres_give_the_same_answers() {
     let Some(pg) = Pg::start() else { return };
-    let in_pg = tempfile::tempdir().unwrap();
-    let r = run(skipper(in_pg.path()).args([
-        "demo",
-        "--anchor-date",
-        "2026-11-21",
-        "--postgres",
-        &pg.url("billing"),
-    ]));
-    assert_eq!(r.code, 0, "{r:?}");
+    let in_pg = demo_in_postgres(&pg);
     let in_sqlite = crate::harness::demo_home();
     let corpus = include_str!("data/same_answers.sql");
     let mut known: Option<&str> = None;
