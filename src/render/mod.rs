@@ -303,6 +303,8 @@ pub struct ResultWriter<W: Write> {
     pending_header: Option<datafusion::arrow::datatypes::SchemaRef>,
     /// Wrap the table to the terminal's width (only when writing to a terminal).
     fit_terminal: bool,
+    /// Each column's name as an encoded JSON key with its colon: `"name":`.
+    json_keys: Vec<Vec<u8>>,
 }
 
 impl<W: Write> ResultWriter<W> {
@@ -317,6 +319,7 @@ impl<W: Write> ResultWriter<W> {
             csv: None,
             pending_header: None,
             fit_terminal: false,
+            json_keys: vec![],
         }
     }
 
@@ -338,6 +341,15 @@ impl<W: Write> ResultWriter<W> {
             return Ok(());
         };
         self.columns = schema.fields().iter().map(|f| f.name().clone()).collect();
+        self.json_keys = self
+            .columns
+            .iter()
+            .map(|c| {
+                let mut k = serde_json::to_vec(c).unwrap_or_default();
+                k.push(b':');
+                k
+            })
+            .collect();
         match self.format {
             Format::Json => {
                 let cols: Vec<serde_json::Value> = schema
@@ -407,22 +419,25 @@ impl<W: Write> ResultWriter<W> {
                 self.flush_csv(w)?;
             }
             Format::Json | Format::Ndjson => {
+                // Keys are encoded once per result (see `write_header`); each row writes them
+                // and its values straight into one buffer, with no map per row.
                 let mut buf = Vec::with_capacity(n * 64);
                 for row in 0..n {
-                    let mut obj = serde_json::Map::with_capacity(self.columns.len());
-                    for (i, c) in batch.columns().iter().enumerate() {
-                        obj.insert(
-                            self.columns[i].clone(),
-                            self.cells.cell(c.as_ref(), row).json(),
-                        );
-                    }
-                    if self.format == Format::Json && (self.rows > 0 || row > 0) {
-                        buf.push(b',');
-                    }
                     if self.format == Format::Json {
+                        if self.rows > 0 || row > 0 {
+                            buf.push(b',');
+                        }
                         buf.push(b'\n');
                     }
-                    serde_json::to_writer(&mut buf, &obj)?;
+                    buf.push(b'{');
+                    for (i, c) in batch.columns().iter().enumerate() {
+                        if i > 0 {
+                            buf.push(b',');
+                        }
+                        buf.extend_from_slice(&self.json_keys[i]);
+                        serde_json::to_writer(&mut buf, &self.cells.cell(c.as_ref(), row).json())?;
+                    }
+                    buf.push(b'}');
                     if self.format == Format::Ndjson {
                         buf.push(b'\n');
                     }
