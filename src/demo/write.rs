@@ -349,8 +349,7 @@ fn integer_columns(table: &str) -> &'static [usize] {
 
 pub async fn postgres(lake: &Lake, url: &str) -> Result<(), DemoError> {
     use futures::SinkExt;
-    let pg =
-        |e: tokio_postgres::Error| DemoError::Postgres(crate::engine::postgres::flatten_error(&e));
+    let pg = |e: tokio_postgres::Error| DemoError::Postgres(crate::engine::flatten_error(&e));
     let (mut client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
         .map_err(pg)?;

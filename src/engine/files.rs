@@ -248,7 +248,7 @@ async fn discover_remote(
     let listing = store
         .list_with_delimiter(Some(&prefix))
         .await
-        .map_err(|e| format!("cannot list {root}: {}", super::postgres::flatten_error(&e)))?;
+        .map_err(|e| format!("cannot list {root}: {}", super::flatten_error(&e)))?;
     let mut tables = BTreeMap::new();
     for dir in listing.common_prefixes {
         let Some(name) = dir.filename().map(str::to_owned) else {

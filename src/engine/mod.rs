@@ -430,6 +430,20 @@ fn optimizer_rules() -> Vec<Arc<dyn datafusion::optimizer::OptimizerRule + Send 
     rules
 }
 
+/// One line from an error and its causes, without repeats.
+pub(crate) fn flatten_error(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        let s = err.to_string().replace('\n', " ");
+        if !parts.iter().any(|p| p.contains(s.trim())) {
+            parts.push(s.trim().to_string());
+        }
+        cur = err.source();
+    }
+    parts.join(": ")
+}
+
 /// Map an execution error to the engine's kind.
 pub fn query_error(e: &datafusion::error::DataFusionError) -> EngineError {
     EngineError::Query {

@@ -11,6 +11,7 @@
 //! to this process, so that [`PgCanceller`] can cancel exactly our running queries with
 //! `pg_cancel_backend` from a fresh connection when the user presses Ctrl-C or a timeout fires.
 
+use super::flatten_error;
 use crate::config::{PostgresSource, Secret};
 use datafusion_table_providers::postgres::pool::PostgresConnectionPool;
 use secrecy::SecretString;
@@ -252,20 +253,6 @@ pub async fn list_relations(
             .push(r.get::<_, String>(1));
     }
     Ok(out)
-}
-
-/// One line from an error and its causes, without repeats.
-pub(crate) fn flatten_error(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        let s = err.to_string().replace('\n', " ");
-        if !parts.iter().any(|p| p.contains(s.trim())) {
-            parts.push(s.trim().to_string());
-        }
-        cur = err.source();
-    }
-    parts.join(": ")
 }
 
 fn url_param(url: &str, key: &str) -> Option<String> {
