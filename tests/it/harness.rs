@@ -358,3 +358,10 @@ pub fn demo_home() -> tempfile::TempDir {
 pub fn demo_config(home: &Path) -> PathBuf {
     home.join("data/demo/skipper.toml")
 }
+
+/// A fresh home whose `skipper.toml` holds `config`.
+pub fn home_with_config(config: &str) -> tempfile::TempDir {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join("skipper.toml"), config).unwrap();
+    home
+}

@@ -3,7 +3,7 @@
 //! `pg_stat_statements`, read-only sessions, server-side cancel on Ctrl-C and timeout, and the
 //! connection errors a user meets.
 
-use crate::harness::{PG_PASSWORD, Pg, Run, free_port, run, skipper};
+use crate::harness::{PG_PASSWORD, Pg, Run, free_port, home_with_config, run, skipper};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -212,16 +212,10 @@ fn slow_home(pg: &Pg, timeout_secs: u64) -> tempfile::TempDir {
         "billing",
         "CREATE TABLE IF NOT EXISTS public.big AS SELECT g AS x FROM generate_series(1, 3000) g",
     );
-    let home = tempfile::tempdir().unwrap();
-    std::fs::write(
-        home.path().join("skipper.toml"),
-        format!(
-            "[engine]\nquery_timeout_secs = {timeout_secs}\n\n[sources.billing]\nkind = \"postgres\"\nurl = \"{}\"\n",
-            pg.url("billing")
-        ),
-    )
-    .unwrap();
-    home
+    home_with_config(&format!(
+        "[engine]\nquery_timeout_secs = {timeout_secs}\n\n[sources.billing]\nkind = \"postgres\"\nurl = \"{}\"\n",
+        pg.url("billing")
+    ))
 }
 
 const SLOW: &str = "SELECT count(*) FROM big a, big b, big c WHERE a.x + b.x + c.x = -1";
@@ -493,15 +487,10 @@ fn postgres_types_come_out_exact() {
            (1, 12345678901234.5678, 0.1, '2026-11-21', '2026-11-21 12:34:56.789+00', true, 'a'),
            (2, -0.0001, NULL, NULL, '2026-01-01 00:00:00+02', false, NULL)",
     );
-    let home = tempfile::tempdir().unwrap();
-    std::fs::write(
-        home.path().join("skipper.toml"),
-        format!(
-            "[sources.pg]\nkind = \"postgres\"\nurl = \"{}\"\n",
-            pg.url("billing")
-        ),
-    )
-    .unwrap();
+    let home = home_with_config(&format!(
+        "[sources.pg]\nkind = \"postgres\"\nurl = \"{}\"\n",
+        pg.url("billing")
+    ));
     let v = sql_json(home.path(), "SELECT * FROM money ORDER BY id");
     assert_eq!(
         v["rows"],
