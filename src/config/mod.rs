@@ -92,6 +92,23 @@ pub struct EngineConfig {
     /// Upper bound on opening a connection to a remote source, in seconds.
     #[serde(default = "default_connect_timeout")]
     pub connect_timeout_secs: u64,
+    /// Send a query whose tables all live in one Postgres source to that Postgres whole, so
+    /// the answer is Postgres's own (see `engine::passthrough`). Off: DataFusion plans it and
+    /// federation pushes down what it can.
+    #[serde(default = "default_true")]
+    pub passthrough: bool,
+    /// Memory the engine may use for sorts, aggregations and joins, e.g. "2GiB" or "512MB";
+    /// sorts and aggregations spill to disk beyond it, other operators fail with a clear error.
+    /// Unbounded when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_limit: Option<String>,
+    /// Where spill files go; the system temporary directory when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spill_dir: Option<PathBuf>,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_query_timeout() -> u64 {
@@ -107,6 +124,9 @@ impl Default for EngineConfig {
             threads: None,
             query_timeout_secs: default_query_timeout(),
             connect_timeout_secs: default_connect_timeout(),
+            passthrough: true,
+            memory_limit: None,
+            spill_dir: None,
         }
     }
 }

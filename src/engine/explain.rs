@@ -42,6 +42,13 @@ fn walk(
     remote: &mut Vec<RemoteFragment>,
     local: &mut Vec<String>,
 ) {
+    if let Some(q) = plan.downcast_ref::<super::passthrough::PgQueryExec>() {
+        remote.push(RemoteFragment {
+            source: q.source().to_string(),
+            sql: q.sql().to_string(),
+        });
+        return;
+    }
     if let Some(scan) = plan.downcast_ref::<super::scan::SourceScanExec>() {
         remote.push(RemoteFragment {
             source: scan.source().to_string(),

@@ -13,6 +13,8 @@
 mod explain;
 mod federation;
 mod files;
+mod passthrough;
+mod pgcopy;
 pub mod postgres;
 pub mod readonly;
 mod remote;
@@ -130,6 +132,9 @@ pub struct Engine {
     contexts: HashMap<String, String>,
     default_catalog: String,
     default_schema: String,
+    /// Postgres sources that opened, by name, for whole-query passthrough.
+    postgres: HashMap<String, passthrough::PgSource>,
+    passthrough: bool,
 }
 
 impl Engine {
@@ -193,6 +198,8 @@ impl Engine {
             contexts: HashMap::new(),
             default_catalog,
             default_schema,
+            postgres: HashMap::new(),
+            passthrough: config.engine.passthrough,
         };
         for ((name, source), result) in selected.into_iter().zip(opened) {
             let mut status = SourceStatus {
@@ -217,6 +224,15 @@ impl Engine {
                     }
                     if let Some(c) = opened.compute_context {
                         engine.contexts.insert(c, name.clone());
+                    }
+                    if let Some(pool) = opened.postgres {
+                        engine.postgres.insert(
+                            name.clone(),
+                            passthrough::PgSource {
+                                name: name.clone(),
+                                pool,
+                            },
+                        );
                     }
                     engine.ctx.register_catalog(name.as_str(), opened.catalog);
                 }
@@ -273,6 +289,81 @@ impl Engine {
         if let Some(now) = self.clock.pinned() {
             state.execution_props_mut().query_execution_start_time = Some(now);
         }
+        if let Some(source) = self.passthrough_target(statement) {
+            let sql = passthrough::rewrite(statement, &self.default_schema, self.clock.pinned());
+            let started = std::time::Instant::now();
+            let planned = passthrough::plan(&source, sql)
+                .instrument(tracing::debug_span!("postgres_prepare", source = %source.name))
+                .await;
+            tracing::debug!(
+                ms = started.elapsed().as_millis() as u64,
+                "prepared in postgres"
+            );
+            match planned {
+                Ok(exec) => {
+                    let physical: Arc<dyn ExecutionPlan> = Arc::new(exec);
+                    let schema = physical.schema();
+                    return Ok(Planned {
+                        physical,
+                        schema,
+                        state,
+                    });
+                }
+                // A function Postgres lacks (one of DataFusion's own): let DataFusion try,
+                // and report Postgres's error if it cannot plan it either.
+                Err(e) if e.undefined_function => {
+                    if let Ok(p) = self.plan_datafusion(statement, state).await {
+                        return Ok(p);
+                    }
+                    return Err(EngineError::Plan {
+                        message: format!("{}: {}", source.name, e.message),
+                        hint: e.hint,
+                    });
+                }
+                Err(e) => {
+                    return Err(EngineError::Plan {
+                        message: format!("{}: {}", source.name, e.message),
+                        hint: e.hint,
+                    });
+                }
+            }
+        }
+        self.plan_datafusion(statement, state).await
+    }
+
+    /// The Postgres source that can run `statement` whole: every table it reads is a known
+    /// table of that one source (or it reads none and that source is the default).
+    fn passthrough_target(&self, statement: &Statement) -> Option<passthrough::PgSource> {
+        if !self.passthrough || self.postgres.is_empty() {
+            return None;
+        }
+        let tables =
+            passthrough::tables_read(statement, &self.default_catalog, &self.default_schema)?;
+        let catalog = match tables.first() {
+            Some(t) => t.catalog.clone(),
+            None => self.default_catalog.clone(),
+        };
+        let source = self.postgres.get(&catalog)?;
+        let cat = self.ctx.catalog(&catalog)?;
+        for t in &tables {
+            if t.catalog != catalog || t.schema == "information_schema" {
+                return None;
+            }
+            if !cat
+                .schema(&t.schema)
+                .is_some_and(|s| s.table_exist(&t.table))
+            {
+                return None;
+            }
+        }
+        Some(source.clone())
+    }
+
+    async fn plan_datafusion(
+        &self,
+        statement: &Statement,
+        state: datafusion::execution::SessionState,
+    ) -> Result<Planned, EngineError> {
         let started = std::time::Instant::now();
         let logical = state
             .statement_to_plan(DfStatement::Statement(Box::new(statement.clone())))
@@ -570,6 +661,7 @@ struct Opened {
     catalog: Arc<dyn datafusion::catalog::CatalogProvider>,
     canceller: Option<PgCanceller>,
     compute_context: Option<String>,
+    postgres: Option<Arc<datafusion_table_providers::postgres::pool::PostgresConnectionPool>>,
 }
 
 async fn open_source(
@@ -592,11 +684,12 @@ async fn open_source(
                 .await
                 .map_err(|_| "listing tables timed out".to_string())?
                 .map_err(|e| settings.scrub(&e))?;
-            let pool: Arc<datafusion_table_providers::postgres::DynPostgresConnectionPool> =
-                Arc::new(pool);
+            let pool = Arc::new(pool);
+            let dyn_pool: Arc<datafusion_table_providers::postgres::DynPostgresConnectionPool> =
+                pool.clone();
             let catalog = tokio::time::timeout(
                 query_timeout,
-                RemoteCatalog::open(name, RemoteKind::Postgres, pool, Some(listed)),
+                RemoteCatalog::open(name, RemoteKind::Postgres, dyn_pool, Some(listed)),
             )
             .await
             .map_err(|_| "listing tables timed out".to_string())?
@@ -605,6 +698,7 @@ async fn open_source(
                 catalog: Arc::new(catalog),
                 canceller: Some(settings.canceller()),
                 compute_context: context,
+                postgres: Some(pool),
             })
         }
         SourceConfig::Sqlite(s) => {
@@ -636,6 +730,7 @@ async fn open_source(
                 catalog: Arc::new(catalog),
                 canceller: None,
                 compute_context: Some(uri),
+                postgres: None,
             })
         }
         SourceConfig::Parquet(f) | SourceConfig::Csv(f) | SourceConfig::Json(f) => {
@@ -659,6 +754,7 @@ async fn open_source(
                 catalog: Arc::new(catalog),
                 canceller: None,
                 compute_context: None,
+                postgres: None,
             })
         }
     }

@@ -137,7 +137,7 @@ impl PgSettings {
 
     fn session_options(statement_timeout: Duration) -> String {
         format!(
-            "-c default_transaction_read_only=on -c statement_timeout={} -c client_connection_check_interval=1000",
+            "-c default_transaction_read_only=on -c statement_timeout={} -c client_connection_check_interval=1000 -c TimeZone=UTC",
             statement_timeout.as_millis()
         )
     }

@@ -16,7 +16,8 @@ use comfy_table::{Cell as TableCell, CellAlignment, ContentArrangement, Table, p
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{
     DataType, Date32Type, Date64Type, Float16Type, Float32Type, Float64Type, Int8Type, Int16Type,
-    Int32Type, Int64Type, Schema, Time32MillisecondType, Time32SecondType, Time64MicrosecondType,
+    Int32Type, Int64Type, IntervalDayTimeType, IntervalMonthDayNanoType, IntervalUnit,
+    IntervalYearMonthType, Schema, Time32MillisecondType, Time32SecondType, Time64MicrosecondType,
     Time64NanosecondType, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
     TimestampNanosecondType, TimestampSecondType, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
 };
@@ -256,9 +257,33 @@ impl CellFormatter {
                     (nanos / 1_000_000_000) as u32,
                     (nanos % 1_000_000_000) as u32,
                 ) {
-                    Some(t) => Cell::Text(t.to_string()),
+                    // Postgres prints only the fractional digits that are there: 23:59:59.5
+                    Some(t) => {
+                        let s = t.to_string();
+                        Cell::Text(if s.contains('.') {
+                            s.trim_end_matches('0').to_string()
+                        } else {
+                            s
+                        })
+                    }
                     None => self.fallback(array, row),
                 }
+            }
+            DataType::Interval(IntervalUnit::MonthDayNano) => {
+                let v = array.as_primitive::<IntervalMonthDayNanoType>().value(row);
+                Cell::Text(postgres_interval(v.months, v.days, v.nanoseconds))
+            }
+            DataType::Interval(IntervalUnit::DayTime) => {
+                let v = array.as_primitive::<IntervalDayTimeType>().value(row);
+                Cell::Text(postgres_interval(
+                    0,
+                    v.days,
+                    v.milliseconds as i64 * 1_000_000,
+                ))
+            }
+            DataType::Interval(IntervalUnit::YearMonth) => {
+                let v = array.as_primitive::<IntervalYearMonthType>().value(row);
+                Cell::Text(postgres_interval(v, 0, 0))
             }
             DataType::Dictionary(_, _) => {
                 let dict = array.as_any_dictionary();
@@ -278,6 +303,59 @@ impl CellFormatter {
             Err(e) => Cell::Text(format!("<{e}>")),
         }
     }
+}
+
+/// A text column that holds exact numbers (marked by the engine's Postgres reader).
+fn is_exact_text(f: &datafusion::arrow::datatypes::Field) -> bool {
+    f.metadata().get("skipper.type").map(String::as_str) == Some("numeric")
+}
+
+/// An interval the way Postgres prints it (IntervalStyle `postgres`):
+/// `1 year 2 mons 3 days 04:05:06.5`, `-3 mons`, `-1 days +02:00:00`, `00:00:00`.
+pub fn postgres_interval(months: i32, days: i32, nanos: i64) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let years = months / 12;
+    let mons = months % 12;
+    let unit = |n: i64, one: &str, many: &str| {
+        format!("{n} {}", if n == 1 || n == -1 { one } else { many })
+    };
+    if years != 0 {
+        parts.push(unit(years as i64, "year", "years"));
+    }
+    if mons != 0 {
+        parts.push(unit(mons as i64, "mon", "mons"));
+    }
+    if days != 0 {
+        parts.push(unit(days as i64, "day", "days"));
+    }
+    let any_negative = months < 0 || days < 0;
+    if nanos != 0 || parts.is_empty() {
+        let neg = nanos < 0;
+        let n = nanos.unsigned_abs();
+        let micros = n / 1_000;
+        let secs = micros / 1_000_000;
+        let frac = micros % 1_000_000;
+        let mut t = format!(
+            "{:02}:{:02}:{:02}",
+            secs / 3600,
+            (secs / 60) % 60,
+            secs % 60
+        );
+        if frac != 0 {
+            let f = format!("{frac:06}");
+            t.push('.');
+            t.push_str(f.trim_end_matches('0'));
+        }
+        let sign = if neg {
+            "-"
+        } else if any_negative {
+            "+"
+        } else {
+            ""
+        };
+        parts.push(format!("{sign}{t}"));
+    }
+    parts.join(" ")
 }
 
 /// What a finished write reports, for the stderr summary.
@@ -305,6 +383,8 @@ pub struct ResultWriter<W: Write> {
     fit_terminal: bool,
     /// Each column's name as an encoded JSON key with its colon: `"name":`.
     json_keys: Vec<Vec<u8>>,
+    /// Columns of exact numbers carried as text (a Postgres numeric with no declared scale).
+    exact_text: Vec<bool>,
 }
 
 impl<W: Write> ResultWriter<W> {
@@ -320,6 +400,7 @@ impl<W: Write> ResultWriter<W> {
             pending_header: None,
             fit_terminal: false,
             json_keys: vec![],
+            exact_text: vec![],
         }
     }
 
@@ -341,6 +422,7 @@ impl<W: Write> ResultWriter<W> {
             return Ok(());
         };
         self.columns = schema.fields().iter().map(|f| f.name().clone()).collect();
+        self.exact_text = schema.fields().iter().map(|f| is_exact_text(f)).collect();
         self.json_keys = self
             .columns
             .iter()
@@ -356,7 +438,12 @@ impl<W: Write> ResultWriter<W> {
                     .fields()
                     .iter()
                     .map(|f| {
-                        serde_json::json!({"name": f.name(), "type": f.data_type().to_string()})
+                        let ty = if is_exact_text(f) {
+                            "Numeric".to_string()
+                        } else {
+                            f.data_type().to_string()
+                        };
+                        serde_json::json!({"name": f.name(), "type": ty})
                     })
                     .collect();
                 write!(
@@ -397,7 +484,13 @@ impl<W: Write> ResultWriter<W> {
                         let cells = batch
                             .columns()
                             .iter()
-                            .map(|c| self.cells.cell(c.as_ref(), row))
+                            .enumerate()
+                            .map(|(i, c)| match self.cells.cell(c.as_ref(), row) {
+                                Cell::Text(t) if self.exact_text.get(i) == Some(&true) => {
+                                    Cell::Exact(t)
+                                }
+                                other => other,
+                            })
                             .collect();
                         self.table.push(cells);
                     }
@@ -542,6 +635,20 @@ mod tests {
         let s = w.finish().unwrap();
         assert_eq!(s.rows, 2);
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn intervals_print_as_postgres_does() {
+        let h = 3_600_000_000_000i64;
+        assert_eq!(
+            postgres_interval(14, 3, 4 * h + 5_500_000_000),
+            "1 year 2 mons 3 days 04:05:05.5"
+        );
+        assert_eq!(postgres_interval(-3, 0, 0), "-3 mons");
+        assert_eq!(postgres_interval(0, -1, 2 * h), "-1 days +02:00:00");
+        assert_eq!(postgres_interval(0, 0, 0), "00:00:00");
+        assert_eq!(postgres_interval(0, 1, -h), "1 day -01:00:00");
+        assert_eq!(postgres_interval(0, 0, 30 * h), "30:00:00");
     }
 
     #[test]
