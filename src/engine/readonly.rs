@@ -7,7 +7,7 @@
 //! that is why remote sessions are also read-only at the server (see `engine::postgres`).
 
 use datafusion::sql::sqlparser::ast::{Statement, Visit, Visitor};
-use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::dialect::{GenericDialect, PostgreSqlDialect};
 use datafusion::sql::sqlparser::parser::{Parser, ParserError};
 use std::ops::ControlFlow;
 
@@ -40,12 +40,16 @@ impl Refusal {
 /// Parse `sql` and return its statements, refusing any that is not read-only.
 /// `allow_several` is for `-f FILE`, where each statement is then checked and run in turn.
 pub fn check(sql: &str, allow_several: bool) -> Result<Vec<Statement>, Refusal> {
-    let statements = Parser::parse_sql(&GenericDialect {}, sql).map_err(|e| Refusal::Syntax {
-        message: match e {
-            ParserError::ParserError(m) | ParserError::TokenizerError(m) => m,
-            ParserError::RecursionLimitExceeded => "query nests too deeply".into(),
-        },
-    })?;
+    // DataFusion's own (generic) dialect first; Postgres's grammar where that fails, for
+    // syntax only Postgres has (`WITH x AS MATERIALIZED`, …) that passthrough can still run.
+    let statements = Parser::parse_sql(&GenericDialect {}, sql)
+        .or_else(|e| Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|_| e))
+        .map_err(|e| Refusal::Syntax {
+            message: match e {
+                ParserError::ParserError(m) | ParserError::TokenizerError(m) => m,
+                ParserError::RecursionLimitExceeded => "query nests too deeply".into(),
+            },
+        })?;
     if statements.is_empty() {
         return Err(Refusal::Empty);
     }

@@ -2,6 +2,7 @@
 //! S3-compatible server, and the `skipper` binary itself.
 
 mod cli;
+mod corpus;
 mod harness;
 mod postgres;
 mod s3;

@@ -1,0 +1,487 @@
+-- The Postgres compatibility corpus: analytic queries as people write them against Postgres,
+-- each run through `skipper sql` and directly in Postgres, results compared (see
+-- tests/it/corpus.rs for the comparator). Each query starts with a line `-- id: category`.
+-- Rules for authors: name every output column uniquely; an ORDER BY must order totally (end
+-- with a key), since the comparator checks row order exactly when the outer query orders.
+
+-- basic_01: projection
+SELECT id, name, email, country, segment, signup_date, credit_limit, is_active FROM shop.customers WHERE id <= 20;
+-- basic_02: projection
+SELECT * FROM shop.products WHERE id BETWEEN 10 AND 30;
+-- basic_03: projection
+SELECT * FROM employees WHERE empid < 15;
+-- basic_04: projection
+SELECT * FROM web.sessions WHERE id % 97 = 0;
+-- basic_05: projection
+SELECT * FROM web.events WHERE id % 997 = 0;
+-- basic_06: projection
+SELECT * FROM departments;
+-- basic_07: order
+SELECT id, title, price FROM shop.products ORDER BY price DESC, id LIMIT 10;
+-- basic_08: order
+SELECT id, name FROM shop.customers ORDER BY name, id LIMIT 25 OFFSET 10;
+-- basic_09: distinct
+SELECT DISTINCT segment FROM shop.customers;
+-- basic_10: distinct
+SELECT DISTINCT country, segment FROM shop.customers WHERE is_active;
+-- basic_11: count
+SELECT count(*) AS n, count(email) AS with_email, count(DISTINCT country) AS countries FROM shop.customers;
+-- basic_12: boolean
+SELECT is_active, count(*) AS n FROM shop.customers GROUP BY is_active;
+-- basic_13: boolean
+SELECT id FROM web.sessions WHERE bounced AND NOT (device = 'mobile') AND id < 400;
+-- basic_14: in list
+SELECT id, status FROM shop.orders WHERE status IN ('cancelled', 'pending') AND id < 60;
+-- basic_15: between
+SELECT count(*) AS n FROM shop.orders WHERE shipping BETWEEN 5 AND 10.5;
+-- basic_16: values
+SELECT * FROM (VALUES (1, 'a'), (2, 'b'), (3, NULL)) AS v(n, s);
+-- basic_17: no table
+SELECT 1 + 1 AS two, 'x' || 'y' AS xy, 7 / 2 AS int_div, 7 % 3 AS modulo, 7.0 / 2 AS num_div;
+-- basic_18: unquoted mixed case
+SELECT EmpId, FirstName, LASTNAME, Salary FROM Employees WHERE DeptID = 2 ORDER BY EMPID;
+-- basic_19: unquoted mixed case
+SELECT d.Name AS dept, count(e.EmpId) AS people FROM DEPARTMENTS d LEFT JOIN employees e ON e.deptid = d.DeptId GROUP BY d.Name;
+-- basic_20: limit
+SELECT id FROM shop.orders ORDER BY ordered_at DESC, id DESC LIMIT 5;
+
+-- agg_01: grouping
+SELECT country, count(*) AS n FROM shop.customers GROUP BY country;
+-- agg_02: grouping
+SELECT segment, sum(credit_limit) AS total, avg(credit_limit) AS mean, min(credit_limit) AS lo, max(credit_limit) AS hi FROM shop.customers GROUP BY segment;
+-- agg_03: numeric avg
+SELECT avg(price) AS avg_price FROM shop.products;
+-- agg_04: numeric avg by group
+SELECT category, avg(price) AS avg_price, round(avg(price), 2) AS avg_rounded FROM shop.products GROUP BY category;
+-- agg_05: integer avg
+SELECT avg(qty) AS avg_qty, sum(qty) AS total_qty FROM shop.order_items;
+-- agg_06: float aggregates
+SELECT kind, avg(latency_ms) AS mean, stddev(latency_ms) AS sd, variance(latency_ms) AS var FROM web.events GROUP BY kind;
+-- agg_07: having
+SELECT customer_id, count(*) AS orders FROM shop.orders GROUP BY customer_id HAVING count(*) > 12;
+-- agg_08: group by expression
+SELECT length(name) > 12 AS long_name, count(*) AS n FROM shop.customers GROUP BY length(name) > 12;
+-- agg_09: case inside aggregate
+SELECT sum(CASE WHEN status = 'cancelled' THEN 1 ELSE 0 END) AS cancelled, sum(CASE WHEN status <> 'cancelled' THEN shipping ELSE 0 END) AS shipping_kept FROM shop.orders;
+-- agg_10: case inside aggregate by group
+SELECT device, sum(CASE WHEN bounced THEN 1 ELSE 0 END)::numeric / count(*) AS bounce_rate FROM web.sessions GROUP BY device;
+-- agg_11: filter clause
+SELECT count(*) FILTER (WHERE status = 'delivered') AS delivered, count(*) FILTER (WHERE note IS NOT NULL) AS with_note FROM shop.orders;
+-- agg_12: filter clause by group
+SELECT device, count(*) FILTER (WHERE bounced) AS bounced, avg(pages) FILTER (WHERE NOT bounced) AS pages_engaged FROM web.sessions GROUP BY device;
+-- agg_13: group by primary key
+SELECT c.id, c.name, c.segment, count(o.id) AS orders FROM shop.customers c JOIN shop.orders o ON o.customer_id = c.id GROUP BY c.id HAVING count(o.id) >= 13;
+-- agg_14: group by primary key
+SELECT d.deptid, d.name, d.location, avg(e.salary) AS avg_salary FROM departments d JOIN employees e USING (deptid) GROUP BY d.deptid;
+-- agg_15: percentile
+SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY price) AS median_price FROM shop.products;
+-- agg_16: percentile by group
+SELECT category, percentile_cont(0.9) WITHIN GROUP (ORDER BY price) AS p90, percentile_disc(0.5) WITHIN GROUP (ORDER BY price) AS median_disc FROM shop.products GROUP BY category;
+-- agg_17: mode
+SELECT mode() WITHIN GROUP (ORDER BY device) AS top_device FROM web.sessions;
+-- agg_18: string_agg
+SELECT category, string_agg(sku, ',' ORDER BY sku) AS skus FROM shop.products WHERE id <= 20 GROUP BY category;
+-- agg_19: bool aggregates
+SELECT device, bool_and(pages > 1) AS all_multi, bool_or(bounced) AS any_bounced FROM web.sessions GROUP BY device;
+-- agg_20: count distinct
+SELECT date_trunc('month', ordered_at) AS month, count(DISTINCT customer_id) AS buyers FROM shop.orders GROUP BY 1;
+-- agg_21: rollup
+SELECT segment, is_active, count(*) AS n FROM shop.customers GROUP BY ROLLUP (segment, is_active);
+-- agg_22: grouping sets
+SELECT country, segment, count(*) AS n FROM shop.customers GROUP BY GROUPING SETS ((country), (segment), ());
+-- agg_23: cube
+SELECT device, bounced, count(*) AS n FROM web.sessions GROUP BY CUBE (device, bounced);
+-- agg_24: sum of interval
+SELECT device, sum(duration) AS total_time FROM web.sessions GROUP BY device;
+-- agg_25: avg of interval
+SELECT device, avg(duration) AS avg_time FROM web.sessions GROUP BY device;
+-- agg_26: min max of text
+SELECT min(title) AS first_title, max(title) AS last_title FROM shop.products;
+-- agg_27: ratio
+SELECT status, round(100.0 * count(*) / sum(count(*)) OVER (), 2) AS pct FROM shop.orders GROUP BY status;
+-- agg_28: sum numeric
+SELECT sum(qty * unit_price) AS revenue FROM shop.order_items;
+-- agg_29: grouping by ordinal
+SELECT extract(year FROM signup_date) AS y, count(*) AS n FROM shop.customers GROUP BY 1;
+-- agg_30: distinct on
+SELECT DISTINCT ON (customer_id) customer_id, id AS first_order, ordered_at FROM shop.orders ORDER BY customer_id, ordered_at, id;
+-- agg_31: array_agg
+SELECT deptid, array_length(array_agg(empid), 1) AS n FROM employees GROUP BY deptid;
+-- agg_32: corr
+SELECT corr(pages, extract(epoch FROM duration)) AS r FROM web.sessions;
+-- agg_33: count star vs column null
+SELECT count(*) AS all_rows, count(discount_pct) AS discounted, avg(discount_pct) AS avg_discount FROM shop.orders;
+-- agg_34: sum over empty
+SELECT sum(shipping) AS s, count(*) AS n, avg(shipping) AS a FROM shop.orders WHERE id < 0;
+-- agg_35: group by case
+SELECT CASE WHEN price < 50 THEN 'low' WHEN price < 150 THEN 'mid' ELSE 'high' END AS band, count(*) AS n FROM shop.products GROUP BY 1;
+
+-- join_01: inner
+SELECT o.id, c.name, o.status FROM shop.orders o JOIN shop.customers c ON c.id = o.customer_id WHERE o.id <= 30;
+-- join_02: three-way
+SELECT c.segment, p.category, sum(i.qty) AS units FROM shop.order_items i JOIN shop.orders o ON o.id = i.order_id JOIN shop.customers c ON c.id = o.customer_id JOIN shop.products p ON p.id = i.product_id GROUP BY c.segment, p.category;
+-- join_03: left join nulls
+SELECT d.name, e.empid FROM departments d LEFT JOIN employees e ON e.deptid = d.deptid AND e.salary > 115000;
+-- join_04: right join
+SELECT e.empid, d.name FROM employees e RIGHT JOIN departments d ON d.deptid = e.deptid WHERE e.empid IS NULL OR e.empid < 10;
+-- join_05: full join
+SELECT d.deptid AS d_id, e.empid FROM (SELECT * FROM departments WHERE deptid > 3) d FULL JOIN (SELECT * FROM employees WHERE empid < 20) e ON e.deptid = d.deptid;
+-- join_06: self join
+SELECT e.empid, e.firstname, m.firstname AS manager FROM employees e JOIN employees m ON m.empid = e.managerid WHERE e.empid < 40;
+-- join_07: anti join
+SELECT c.id FROM shop.customers c WHERE NOT EXISTS (SELECT 1 FROM shop.orders o WHERE o.customer_id = c.id);
+-- join_08: semi join
+SELECT count(*) AS n FROM shop.customers c WHERE EXISTS (SELECT 1 FROM shop.orders o WHERE o.customer_id = c.id AND o.status = 'cancelled');
+-- join_09: in subquery
+SELECT count(*) AS n FROM shop.products WHERE id IN (SELECT product_id FROM shop.order_items WHERE qty = 5);
+-- join_10: not in with nulls
+SELECT count(*) AS n FROM shop.customers WHERE id NOT IN (SELECT referred_by FROM shop.customers);
+-- join_11: not in without nulls
+SELECT count(*) AS n FROM shop.customers WHERE id NOT IN (SELECT referred_by FROM shop.customers WHERE referred_by IS NOT NULL);
+-- join_12: using
+SELECT deptid, count(*) AS n FROM employees JOIN departments USING (deptid) GROUP BY deptid;
+-- join_13: cross join
+SELECT d.name, s.device FROM departments d CROSS JOIN (SELECT DISTINCT device FROM web.sessions) s;
+-- join_14: join on inequality
+SELECT a.id AS a_id, b.id AS b_id FROM shop.products a JOIN shop.products b ON a.price < b.price AND b.id = a.id + 1 WHERE a.id < 50;
+-- join_15: lateral
+SELECT c.id, l.last_order FROM shop.customers c CROSS JOIN LATERAL (SELECT max(o.ordered_at) AS last_order FROM shop.orders o WHERE o.customer_id = c.id) l WHERE c.id <= 15;
+-- join_16: lateral top-n
+SELECT c.id, t.id AS order_id FROM shop.customers c CROSS JOIN LATERAL (SELECT o.id FROM shop.orders o WHERE o.customer_id = c.id ORDER BY o.shipping DESC, o.id LIMIT 2) t WHERE c.id <= 10;
+-- join_17: scalar subquery
+SELECT id, price, price - (SELECT avg(price) FROM shop.products) AS diff FROM shop.products WHERE id <= 10;
+-- join_18: correlated scalar subquery
+SELECT e.empid, e.salary > (SELECT avg(x.salary) FROM employees x WHERE x.deptid = e.deptid) AS above_dept_avg FROM employees e WHERE e.empid <= 30;
+-- join_19: join sessions to events
+SELECT s.device, count(e.id) AS events, count(DISTINCT s.id) AS sessions FROM web.sessions s JOIN web.events e ON e.session_id = s.id GROUP BY s.device;
+-- join_20: any
+SELECT count(*) AS n FROM shop.orders WHERE customer_id = ANY (SELECT id FROM shop.customers WHERE segment = 'Enterprise');
+-- join_21: left join aggregate with coalesce
+SELECT c.id, coalesce(sum(o.shipping), 0) AS shipping FROM shop.customers c LEFT JOIN shop.orders o ON o.customer_id = c.id WHERE c.id <= 25 GROUP BY c.id;
+-- join_22: natural-looking chain
+SELECT p.category, count(DISTINCT o.customer_id) AS buyers FROM shop.products p JOIN shop.order_items i ON i.product_id = p.id JOIN shop.orders o ON o.id = i.order_id WHERE o.status = 'delivered' GROUP BY p.category;
+
+-- cte_01: simple
+WITH big AS (SELECT customer_id, sum(shipping) AS s FROM shop.orders GROUP BY customer_id) SELECT count(*) AS n FROM big WHERE s > 150;
+-- cte_02: chained
+WITH o AS (SELECT * FROM shop.orders WHERE status = 'delivered'), c AS (SELECT customer_id, count(*) AS n FROM o GROUP BY customer_id) SELECT n, count(*) AS customers FROM c GROUP BY n;
+-- cte_03: recursive
+WITH RECURSIVE chain(empid, depth) AS (SELECT empid, 0 FROM employees WHERE managerid IS NULL UNION ALL SELECT e.empid, c.depth + 1 FROM employees e JOIN chain c ON e.managerid = c.empid WHERE c.depth < 3) SELECT depth, count(*) AS n FROM chain GROUP BY depth;
+-- cte_04: recursive series
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10) SELECT sum(i) AS total FROM n;
+-- cte_05: cte used twice
+WITH m AS (SELECT date_trunc('month', ordered_at) AS month, count(*) AS n FROM shop.orders GROUP BY 1) SELECT a.month, a.n, a.n - b.n AS change FROM m a LEFT JOIN m b ON b.month = a.month - INTERVAL '1 month';
+-- cte_06: cte with window
+WITH ranked AS (SELECT id, category, price, rank() OVER (PARTITION BY category ORDER BY price DESC) AS r FROM shop.products) SELECT id, category, price FROM ranked WHERE r = 1;
+-- cte_07: materialized hint
+WITH x AS MATERIALIZED (SELECT device, count(*) AS n FROM web.sessions GROUP BY device) SELECT * FROM x;
+-- cte_08: union all
+SELECT 'customers' AS what, count(*) AS n FROM shop.customers UNION ALL SELECT 'orders', count(*) FROM shop.orders UNION ALL SELECT 'products', count(*) FROM shop.products;
+-- cte_09: union distinct
+SELECT country FROM shop.customers WHERE segment = 'Enterprise' UNION SELECT country FROM shop.customers WHERE segment = 'smb';
+-- cte_10: intersect
+SELECT customer_id FROM shop.orders WHERE status = 'cancelled' INTERSECT SELECT customer_id FROM shop.orders WHERE status = 'pending';
+-- cte_11: except
+SELECT id FROM shop.customers WHERE id < 100 EXCEPT SELECT customer_id FROM shop.orders;
+-- cte_12: derived table
+SELECT avg(n) AS avg_items FROM (SELECT order_id, count(*) AS n FROM shop.order_items GROUP BY order_id) t;
+
+-- win_01: row_number
+SELECT id, customer_id, row_number() OVER (PARTITION BY customer_id ORDER BY ordered_at, id) AS nth FROM shop.orders WHERE customer_id <= 5;
+-- win_02: running total
+SELECT id, shipping, sum(shipping) OVER (ORDER BY id) AS running FROM shop.orders WHERE id <= 40;
+-- win_03: moving average rows
+SELECT id, avg(shipping) OVER (ORDER BY id ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS ma3 FROM shop.orders WHERE id <= 40;
+-- win_04: lag lead
+SELECT id, shipping, lag(shipping) OVER (ORDER BY id) AS prev, lead(shipping, 2, 0) OVER (ORDER BY id) AS next2 FROM shop.orders WHERE id <= 30;
+-- win_05: rank dense_rank
+SELECT id, category, price, rank() OVER w AS r, dense_rank() OVER w AS dr FROM shop.products WINDOW w AS (PARTITION BY category ORDER BY price) ;
+-- win_06: ntile
+SELECT empid, ntile(4) OVER (ORDER BY salary, empid) AS quartile FROM employees;
+-- win_07: percent_rank cume_dist
+SELECT empid, percent_rank() OVER (ORDER BY salary, empid) AS pr, cume_dist() OVER (ORDER BY salary, empid) AS cd FROM employees WHERE deptid = 1;
+-- win_08: first last value
+SELECT id, category, first_value(id) OVER (PARTITION BY category ORDER BY price, id) AS cheapest, last_value(id) OVER (PARTITION BY category ORDER BY price, id ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS dearest FROM shop.products;
+-- win_09: share of total
+SELECT category, sum(price) AS s, sum(price) / sum(sum(price)) OVER () AS share FROM shop.products GROUP BY category;
+-- win_10: range frame on dates
+SELECT d, n, sum(n) OVER (ORDER BY d RANGE BETWEEN INTERVAL '6 days' PRECEDING AND CURRENT ROW) AS week_n FROM (SELECT ordered_at::date AS d, count(*) AS n FROM shop.orders GROUP BY 1) t;
+-- win_11: count over partition
+SELECT id, count(*) OVER (PARTITION BY device) AS device_sessions FROM web.sessions WHERE id <= 20;
+-- win_12: nth_value
+SELECT DISTINCT category, nth_value(title, 2) OVER (PARTITION BY category ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS second FROM shop.products;
+-- win_13: window with filter
+SELECT id, count(*) FILTER (WHERE bounced) OVER (ORDER BY id) AS bounces_so_far FROM web.sessions WHERE id <= 30;
+-- win_14: top n per group
+SELECT * FROM (SELECT deptid, empid, salary, row_number() OVER (PARTITION BY deptid ORDER BY salary DESC, empid) AS rn FROM employees) t WHERE rn <= 2;
+-- win_15: difference from previous day
+SELECT d, n - lag(n) OVER (ORDER BY d) AS delta FROM (SELECT started_at::date AS d, count(*) AS n FROM web.sessions GROUP BY 1) t;
+
+-- date_01: date_trunc timestamptz
+SELECT date_trunc('month', ordered_at) AS month, count(*) AS n FROM shop.orders GROUP BY 1;
+-- date_02: date_trunc timestamp
+SELECT date_trunc('week', started_at) AS week, count(*) AS n FROM web.sessions GROUP BY 1;
+-- date_03: date_trunc day of date
+SELECT date_trunc('quarter', signup_date) AS q, count(*) AS n FROM shop.customers GROUP BY 1;
+-- date_04: extract parts
+SELECT id, extract(year FROM ordered_at) AS y, extract(month FROM ordered_at) AS m, extract(dow FROM ordered_at) AS dow, extract(hour FROM ordered_at) AS h FROM shop.orders WHERE id <= 20;
+-- date_05: extract epoch
+SELECT id, extract(epoch FROM ordered_at) AS epoch FROM shop.orders WHERE id <= 10;
+-- date_06: extract epoch of interval
+SELECT id, extract(epoch FROM duration) AS secs FROM web.sessions WHERE id <= 10;
+-- date_07: date_part
+SELECT date_part('doy', signup_date) AS doy, count(*) AS n FROM shop.customers GROUP BY 1 HAVING count(*) > 1;
+-- date_08: interval arithmetic
+SELECT id, ordered_at + INTERVAL '3 days' AS due, ordered_at - INTERVAL '1 hour 30 minutes' AS earlier FROM shop.orders WHERE id <= 10;
+-- date_09: date minus date
+SELECT id, DATE '2025-01-01' - signup_date AS days_since FROM shop.customers WHERE id <= 10;
+-- date_10: date plus integer
+SELECT id, signup_date + 30 AS trial_end FROM shop.customers WHERE id <= 10;
+-- date_11: timestamp minus timestamp
+SELECT id, started_at + duration - started_at AS len FROM web.sessions WHERE id <= 10;
+-- date_12: age
+SELECT empid, age(DATE '2025-06-30', hiredon) AS tenure FROM employees WHERE empid <= 12;
+-- date_13: age filter
+SELECT count(*) AS veterans FROM employees WHERE age(DATE '2025-06-30', hiredon) > INTERVAL '8 years';
+-- date_14: DATE(x)
+SELECT date(ordered_at) AS day, count(*) AS n FROM shop.orders WHERE id <= 200 GROUP BY date(ordered_at);
+-- date_15: cast to date
+SELECT ordered_at::date AS day, sum(shipping) AS s FROM shop.orders WHERE ordered_at < TIMESTAMPTZ '2024-02-01 00:00:00+00' GROUP BY 1;
+-- date_16: generate_series timestamps
+SELECT g AS day FROM generate_series(TIMESTAMP '2024-03-01', TIMESTAMP '2024-03-10', INTERVAL '1 day') AS g;
+-- date_17: calendar left join
+SELECT g::date AS day, count(s.id) AS sessions FROM generate_series(TIMESTAMP '2024-03-01', TIMESTAMP '2024-03-14', INTERVAL '1 day') g LEFT JOIN web.sessions s ON s.started_at >= g AND s.started_at < g + INTERVAL '1 day' GROUP BY g;
+-- date_18: timestamp in list
+SELECT count(*) AS n FROM web.sessions WHERE date_trunc('day', started_at) IN (TIMESTAMP '2024-03-02', TIMESTAMP '2024-03-05');
+-- date_19: timestamptz comparisons with literals
+SELECT count(*) AS n FROM shop.orders WHERE ordered_at >= '2024-06-01' AND ordered_at < '2024-07-01';
+-- date_20: current_date relative
+SELECT count(*) AS n FROM shop.customers WHERE signup_date > CURRENT_DATE - INTERVAL '10 years';
+-- date_21: now relative
+SELECT count(*) AS n FROM shop.orders WHERE ordered_at < now();
+-- date_22: to_char
+SELECT id, to_char(ordered_at, 'YYYY-MM-DD HH24:MI') AS at_text, to_char(ordered_at, 'Mon DD, YYYY') AS pretty FROM shop.orders WHERE id <= 10;
+-- date_23: to_char week and quarter
+SELECT to_char(started_at, 'IYYY-"W"IW') AS iso_week, count(*) AS n FROM web.sessions GROUP BY 1;
+-- date_24: to_char numbers
+SELECT id, to_char(price, 'FM999G990D00') AS price_text FROM shop.products WHERE id <= 10;
+-- date_25: to_date
+SELECT to_date('05/03/2024', 'DD/MM/YYYY') AS d1, to_date('2024-060', 'YYYY-DDD') AS d2;
+-- date_26: to_timestamp
+SELECT to_timestamp(1700000000) AS ts, to_timestamp('2024-03-05 14:30', 'YYYY-MM-DD HH24:MI') AS ts2;
+-- date_27: make_date
+SELECT make_date(2024, 2, 29) AS leap, make_interval(days => 3, hours => 4) AS iv;
+-- date_28: interval literals
+SELECT INTERVAL '1 year 2 months' AS a, INTERVAL '36 hours' AS b, INTERVAL '-2 days 3 hours' AS c, INTERVAL '1.5 seconds' AS d;
+-- date_29: justify
+SELECT justify_hours(INTERVAL '36 hours') AS a, justify_days(INTERVAL '45 days') AS b, justify_interval(INTERVAL '1 mon -1 hour') AS c;
+-- date_30: overlaps
+SELECT count(*) AS n FROM web.sessions WHERE (started_at, started_at + duration) OVERLAPS (TIMESTAMP '2024-03-10 12:00', TIMESTAMP '2024-03-10 13:00');
+-- date_31: at time zone
+SELECT id, ordered_at AT TIME ZONE 'America/New_York' AS local_ny FROM shop.orders WHERE id <= 10;
+-- date_32: time column
+SELECT empid, shiftstart, shiftstart + INTERVAL '8 hours' AS shift_end FROM employees WHERE empid <= 15;
+-- date_33: time comparisons
+SELECT count(*) AS early FROM employees WHERE shiftstart < TIME '08:00';
+-- date_34: time grouping
+SELECT extract(hour FROM shiftstart) AS h, count(*) AS n FROM employees GROUP BY 1;
+-- date_35: epoch to timestamp
+SELECT id, to_timestamp(extract(epoch FROM at)::bigint) = at AS same FROM web.events WHERE id <= 10;
+-- date_36: month boundaries
+SELECT (date_trunc('month', DATE '2024-02-15') + INTERVAL '1 month - 1 day')::date AS month_end;
+-- date_37: weekday names
+SELECT to_char(ordered_at, 'Day') AS weekday, count(*) AS n FROM shop.orders GROUP BY 1;
+-- date_38: timestamp cast of text
+SELECT '2024-03-05 10:00'::timestamp + INTERVAL '90 minutes' AS t, '2024-03-05'::date AS d;
+-- date_39: date series of dates
+SELECT d::date AS d FROM generate_series(DATE '2024-01-29', DATE '2024-02-02', INTERVAL '1 day') d;
+-- date_40: extract from interval
+SELECT id, extract(hour FROM duration) AS h, extract(minute FROM duration) AS m FROM web.sessions WHERE id <= 10;
+-- date_41: isodow and week
+SELECT extract(isodow FROM signup_date) AS isodow, extract(week FROM signup_date) AS wk, count(*) AS n FROM shop.customers WHERE id <= 60 GROUP BY 1, 2;
+-- date_42: last day per group
+SELECT device, max(started_at) AS last_seen, min(started_at) AS first_seen FROM web.sessions GROUP BY device;
+
+-- str_01: ilike
+SELECT id, name FROM shop.customers WHERE name ILIKE '%smith%' AND id <= 60;
+-- str_02: like case sensitive
+SELECT count(*) AS n FROM shop.customers WHERE name LIKE 'd%';
+-- str_03: not ilike
+SELECT count(*) AS n FROM shop.customers WHERE email NOT ILIKE '%@mail.org';
+-- str_04: regex match
+SELECT id, url FROM web.events WHERE url ~ '^/docs/[A-Z]' AND id <= 200;
+-- str_05: regex case-insensitive
+SELECT count(*) AS n FROM web.events WHERE url ~* 'api';
+-- str_06: regex not
+SELECT count(*) AS n FROM web.events WHERE url !~ 'ref=';
+-- str_07: regexp_replace
+SELECT DISTINCT regexp_replace(url, '\?.*$', '') AS path FROM web.events;
+-- str_08: substring regex
+SELECT DISTINCT substring(email FROM '@(.*)$') AS domain FROM shop.customers;
+-- str_09: split_part
+SELECT split_part(email, '@', 2) AS domain, count(*) AS n FROM shop.customers GROUP BY 1;
+-- str_10: upper lower initcap
+SELECT id, upper(name) AS u, lower(name) AS l, initcap(name) AS i FROM shop.customers WHERE id <= 12;
+-- str_11: length and char_length
+SELECT id, length(name) AS len, char_length(name) AS clen, octet_length(name) AS bytes FROM shop.customers WHERE id <= 12;
+-- str_12: concat and ||
+SELECT id, concat(name, ' <', email, '>') AS contact, name || ' / ' || email AS joined FROM shop.customers WHERE id <= 15;
+-- str_13: concat_ws
+SELECT id, concat_ws('-', country, segment, NULL, id) AS tag FROM shop.customers WHERE id <= 15;
+-- str_14: trim and pad
+SELECT empid, '[' || badge || ']' AS raw_badge, '[' || trim(badge) || ']' AS trimmed, lpad(empid::text, 5, '0') AS padded FROM employees WHERE empid <= 12;
+-- str_15: char(n) comparisons
+SELECT count(*) AS n FROM employees WHERE badge = 'B1';
+-- str_16: position and strpos
+SELECT id, position('@' IN email) AS at_pos, strpos(email, '.') AS dot_pos FROM shop.customers WHERE id <= 10;
+-- str_17: left right
+SELECT id, left(sku, 3) AS prefix, right(sku, 2) AS suffix FROM shop.products WHERE id <= 10;
+-- str_18: replace and translate
+SELECT id, replace(title, ' ', '_') AS slug, translate(sku, '0123', 'abcd') AS tr FROM shop.products WHERE id <= 10;
+-- str_19: text ordering in C collation
+SELECT name FROM shop.customers WHERE id <= 30 ORDER BY name COLLATE "C", id;
+-- str_20: text min max
+SELECT min(name) AS first_name, max(name) AS last_name FROM shop.customers;
+-- str_21: string_to_array
+SELECT id, array_length(string_to_array(title, ' '), 1) AS words FROM shop.products WHERE id <= 10;
+-- str_22: starts_with
+SELECT count(*) AS n FROM web.events WHERE starts_with(url, '/blog');
+-- str_23: md5
+SELECT id, md5(sku) AS h FROM shop.products WHERE id <= 5;
+-- str_24: reverse repeat
+SELECT reverse('skipper') AS r, repeat('ab', 3) AS rep;
+-- str_25: similar to
+SELECT count(*) AS n FROM shop.products WHERE sku SIMILAR TO 'SKU-000[1-4]%';
+-- str_26: case on text
+SELECT id, CASE WHEN email LIKE '%example.com' THEN 'example' WHEN email IS NULL THEN 'none' ELSE 'other' END AS kind FROM shop.customers WHERE id <= 30;
+-- str_27: unicode text
+SELECT id, name, length(name) AS len, upper(name) AS up FROM shop.customers WHERE name LIKE 'Chlo%' AND id <= 50;
+-- str_28: format
+SELECT id, format('%s has %s items', sku, id % 7) AS msg FROM shop.products WHERE id <= 5;
+-- str_29: quote in data
+SELECT count(*) AS n FROM shop.customers WHERE name LIKE '%o''Brien%';
+-- str_30: regexp_matches count
+SELECT count(*) AS n FROM web.events WHERE url ~ '[0-9]{4}';
+
+-- cast_01: double colon casts
+SELECT id, price::int AS price_int, price::float8 AS price_f, id::text AS id_text, '42'::int + 1 AS n FROM shop.products WHERE id <= 10;
+-- cast_02: numeric cast rounding
+SELECT 2.5::int AS a, 3.5::int AS b, (-2.5)::int AS c, 2.567::numeric(5,2) AS d;
+-- cast_03: cast function
+SELECT CAST(credit_limit AS integer) AS cl, CAST(signup_date AS text) AS sd FROM shop.customers WHERE id <= 10;
+-- cast_04: boolean casts
+SELECT 'yes'::boolean AS a, 'f'::boolean AS b, 1::boolean AS c;
+-- cast_05: real column
+SELECT id, weight_kg, weight_kg * 2 AS double_weight FROM shop.products WHERE id <= 20;
+-- cast_06: integer division and modulo
+SELECT id, id / 7 AS q, id % 7 AS r, -id / 7 AS nq, -id % 7 AS nr FROM shop.products WHERE id <= 15;
+-- cast_07: numeric division
+SELECT id, price / 3 AS third, round(price / 3, 4) AS third4 FROM shop.products WHERE id <= 10;
+-- cast_08: round trunc ceil floor
+SELECT id, round(latency_ms) AS r0, round(latency_ms::numeric, 1) AS r1, trunc(latency_ms) AS t, ceil(latency_ms) AS c, floor(latency_ms) AS f FROM web.events WHERE id <= 20;
+-- cast_09: round half
+SELECT round(2.5) AS a, round(-2.5) AS b, round(2.5::float8) AS c, round(0.125, 2) AS d;
+-- cast_10: numeric precision
+SELECT sum(unit_price * qty) / count(*) AS avg_line, sum(unit_price) AS s FROM shop.order_items;
+-- cast_11: numeric literal scale
+SELECT 1.10 + 2.205 AS s, 10::numeric / 4 AS q, 1::numeric / 3 AS third;
+-- cast_12: abs sign power sqrt
+SELECT abs(-3) AS a, sign(-2.5) AS s, power(2, 10) AS p, sqrt(2) AS r, exp(1) AS e, ln(10) AS l, log(100) AS lg;
+-- cast_13: greatest least
+SELECT id, greatest(shipping, 10) AS g, least(shipping, 5) AS l FROM shop.orders WHERE id <= 15;
+-- cast_14: nullif coalesce
+SELECT id, nullif(status, 'pending') AS s, coalesce(note, '-') AS n FROM shop.orders WHERE id <= 20;
+-- cast_15: float special values
+SELECT 'NaN'::float8 AS nan, 'Infinity'::float8 AS inf, 1e300 * 10 AS big;
+-- cast_16: width_bucket
+SELECT width_bucket(price, 0, 200, 4) AS bucket, count(*) AS n FROM shop.products GROUP BY 1;
+-- cast_17: money-like sum
+SELECT customer_id, sum(shipping) AS s FROM shop.orders WHERE customer_id <= 10 GROUP BY customer_id;
+-- cast_18: bigint overflow safe
+SELECT sum(id::bigint * 1000000000) AS big FROM web.events;
+-- cast_19: numeric large
+SELECT sum(credit_limit) * 1000000 AS big, max(credit_limit) / 7 AS frac FROM shop.customers;
+-- cast_20: interval to text
+SELECT id, duration::text AS d FROM web.sessions WHERE id <= 5;
+-- cast_21: float to numeric
+SELECT id, latency_ms::numeric(12,3) AS ms FROM web.events WHERE id <= 10;
+-- cast_22: text to numeric
+SELECT '12.3400'::numeric AS a, '1e3'::numeric AS b, '-0.5'::numeric(4,2) AS c;
+-- cast_23: smallint arithmetic
+SELECT rating, rating * 2 AS dbl, rating::float / 5 AS frac FROM employees WHERE empid <= 10;
+-- cast_24: uuid and md5 cast
+SELECT md5('x')::uuid AS u;
+-- cast_25: json
+SELECT id, json_build_object('id', id, 'sku', sku)::text AS j FROM shop.products WHERE id <= 3;
+
+-- null_01: is distinct from
+SELECT count(*) AS n FROM shop.customers WHERE country IS DISTINCT FROM 'US';
+-- null_02: is not distinct from
+SELECT count(*) AS n FROM shop.customers WHERE referred_by IS NOT DISTINCT FROM NULL;
+-- null_03: nulls first
+SELECT id, credit_limit FROM shop.customers WHERE id <= 40 ORDER BY credit_limit NULLS FIRST, id;
+-- null_04: nulls last desc
+SELECT id, credit_limit FROM shop.customers WHERE id <= 40 ORDER BY credit_limit DESC NULLS LAST, id;
+-- null_05: default null order asc
+SELECT id, country FROM shop.customers WHERE id <= 24 ORDER BY country, id;
+-- null_06: default null order desc
+SELECT id, country FROM shop.customers WHERE id <= 24 ORDER BY country DESC, id;
+-- null_07: null in arithmetic
+SELECT c.id, credit_limit + 1 AS c, discount_pct * 2 AS d FROM shop.customers c LEFT JOIN shop.orders o ON o.id = c.id WHERE c.id <= 20;
+-- null_08: count with nulls group
+SELECT country, count(*) AS n, count(country) AS non_null FROM shop.customers GROUP BY country;
+-- null_09: coalesce chain
+SELECT id, coalesce(email, country, 'unknown') AS contact FROM shop.customers WHERE id <= 30;
+-- null_10: null comparisons
+SELECT count(*) AS n FROM shop.customers WHERE credit_limit > 1000 OR credit_limit IS NULL;
+-- null_11: boolean null logic
+SELECT (NULL::boolean AND false) AS a, (NULL::boolean OR true) AS b, (NULL::boolean AND true) AS c;
+-- null_12: avg ignores nulls
+SELECT avg(credit_limit) AS avg_cl, sum(credit_limit) / count(*) AS naive FROM shop.customers;
+-- null_13: min of all null
+SELECT min(note) AS m FROM shop.orders WHERE note IS NULL;
+-- null_14: group by nullable expression
+SELECT managerid, count(*) AS n FROM employees GROUP BY managerid;
+-- null_15: nulls in string_agg
+SELECT string_agg(coalesce(country, '?'), '' ORDER BY id) AS s FROM shop.customers WHERE id <= 16;
+
+-- biz_01: monthly revenue
+SELECT date_trunc('month', o.ordered_at) AS month, sum(i.qty * i.unit_price) AS revenue FROM shop.orders o JOIN shop.order_items i ON i.order_id = o.id WHERE o.status <> 'cancelled' GROUP BY 1;
+-- biz_02: average order value
+SELECT round(avg(t.total), 2) AS aov FROM (SELECT order_id, sum(qty * unit_price) AS total FROM shop.order_items GROUP BY order_id) t;
+-- biz_03: top customers
+SELECT c.id, c.name, sum(i.qty * i.unit_price) AS spend FROM shop.customers c JOIN shop.orders o ON o.customer_id = c.id JOIN shop.order_items i ON i.order_id = o.id GROUP BY c.id, c.name ORDER BY spend DESC, c.id LIMIT 10;
+-- biz_04: cohort
+SELECT date_trunc('year', c.signup_date) AS cohort, count(DISTINCT o.customer_id) AS buyers FROM shop.customers c JOIN shop.orders o ON o.customer_id = c.id GROUP BY 1;
+-- biz_05: repeat purchase rate
+SELECT round(100.0 * count(*) FILTER (WHERE n > 1) / count(*), 1) AS repeat_pct FROM (SELECT customer_id, count(*) AS n FROM shop.orders GROUP BY customer_id) t;
+-- biz_06: cancellation rate by segment
+SELECT c.segment, avg((o.status = 'cancelled')::int) AS cancel_rate FROM shop.orders o JOIN shop.customers c ON c.id = o.customer_id GROUP BY c.segment;
+-- biz_07: days between orders
+SELECT customer_id, avg(gap) AS avg_gap FROM (SELECT customer_id, ordered_at - lag(ordered_at) OVER (PARTITION BY customer_id ORDER BY ordered_at, id) AS gap FROM shop.orders) t WHERE customer_id <= 10 GROUP BY customer_id;
+-- biz_08: conversion funnel
+SELECT count(*) FILTER (WHERE kind = 'view') AS views, count(*) FILTER (WHERE kind = 'click') AS clicks, count(*) FILTER (WHERE kind = 'purchase') AS purchases, round(count(*) FILTER (WHERE kind = 'purchase')::numeric / nullif(count(*) FILTER (WHERE kind = 'view'), 0), 4) AS conv FROM web.events;
+-- biz_09: p95 latency by page
+SELECT split_part(url, '?', 1) AS page, percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS p95 FROM web.events GROUP BY 1;
+-- biz_10: sessions per user bucket
+SELECT CASE WHEN n >= 8 THEN '8+' ELSE n::text END AS sessions, count(*) AS users FROM (SELECT user_id, count(*) AS n FROM web.sessions WHERE user_id IS NOT NULL GROUP BY user_id) t GROUP BY 1;
+-- biz_11: revenue per session device
+SELECT device, sum(revenue) AS revenue, sum(revenue) / count(*) AS per_session FROM web.sessions GROUP BY device;
+-- biz_12: salary bands per dept
+SELECT d.name, min(e.salary) AS lo, max(e.salary) AS hi, round(avg(e.salary), 2) AS mean FROM employees e JOIN departments d ON d.deptid = e.deptid GROUP BY d.name;
+-- biz_13: budget per head
+SELECT d.name, d.budget / nullif(count(e.empid), 0) AS budget_per_head FROM departments d LEFT JOIN employees e ON e.deptid = d.deptid GROUP BY d.deptid, d.name, d.budget;
+-- biz_14: hires per year
+SELECT extract(year FROM hiredon)::int AS y, count(*) AS hires FROM employees GROUP BY 1;
+-- biz_15: week over week
+WITH w AS (SELECT date_trunc('week', ordered_at) AS wk, count(*) AS n FROM shop.orders GROUP BY 1) SELECT wk, n, round(100.0 * (n - lag(n) OVER (ORDER BY wk)) / lag(n) OVER (ORDER BY wk), 2) AS wow_pct FROM w;
+-- biz_16: product never sold
+SELECT p.id FROM shop.products p LEFT JOIN shop.order_items i ON i.product_id = p.id WHERE i.order_id IS NULL;
+-- biz_17: discount impact
+SELECT discount_pct IS NOT NULL AS discounted, avg(shipping) AS avg_ship, count(*) AS n FROM shop.orders GROUP BY 1;
+-- biz_18: busiest hour
+SELECT extract(hour FROM ordered_at) AS h, count(*) AS n FROM shop.orders GROUP BY 1 ORDER BY n DESC, h LIMIT 3;
+-- biz_19: median basket size
+SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY items) AS median_items FROM (SELECT order_id, sum(qty) AS items FROM shop.order_items GROUP BY order_id) t;
+-- biz_20: last 30 days of data
+SELECT count(*) AS n FROM shop.orders WHERE ordered_at > (SELECT max(ordered_at) FROM shop.orders) - INTERVAL '30 days';
