@@ -32,7 +32,6 @@ SELECT CASE WHEN amount_cents > 0 THEN 'billed' ELSE 'free' END AS k, count(*) A
 SELECT r.plan_tier, r.product, r.price_cents, r.included_units_per_month FROM billing.main.rate_card r ORDER BY 1, 2
 SELECT count(DISTINCT country) AS c, count(DISTINCT plan_tier) AS t FROM billing.main.accounts
 SELECT upper(substr(name, 1, 3)) AS p, count(*) AS n FROM billing.main.accounts GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 3
--- known-failure: federated GROUP BY on an expression: the unparsed column name drops the catalog (billing.main → main) and no longer matches (issue 3's "CASE inside aggregates" class)
 SELECT length(body) > 80 AS long_body, count(*) AS n FROM billing.main.support_tickets GROUP BY 1 ORDER BY 1
 SELECT greatest(units - included_units, 0) = billable_units AS ok, count(*) AS n FROM billing.main.invoices GROUP BY 1
 SELECT account_id FROM billing.main.accounts WHERE contact_email LIKE 'ada.%' ORDER BY 1 LIMIT 3
