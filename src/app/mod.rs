@@ -58,7 +58,9 @@ impl From<ConfigError> for Failure {
 impl From<EngineError> for Failure {
     fn from(e: EngineError) -> Self {
         let exit = match &e {
-            EngineError::Refused(_) | EngineError::Plan { .. } => Exit::Usage,
+            EngineError::Refused(_) | EngineError::Plan { .. } | EngineError::Config { .. } => {
+                Exit::Usage
+            }
             EngineError::Interrupted => Exit::Interrupted,
             _ => Exit::Failure,
         };

@@ -28,15 +28,27 @@ pub async fn run(args: SqlArgs, session: &Session) -> Result<Exit, Failure> {
             .guarded(run_one(&engine, statement, format, args.explain, session))
             .await;
         match outcome {
-            Ok(Outcome::Rows { rows, not_shown }) => {
+            Ok(Outcome::Rows {
+                rows,
+                not_shown,
+                spilled,
+            }) => {
                 if not_shown > 0 {
                     session.notices.say(&format!(
                         "note: the table shows the first {} of {rows} rows; use --format csv or json for all",
                         rows - not_shown
                     ));
                 }
+                let spill = if spilled > 0 {
+                    format!(
+                        " (spilled {:.1} MB to disk: over [engine] memory_limit)",
+                        spilled as f64 / 1_048_576.0
+                    )
+                } else {
+                    String::new()
+                };
                 session.notices.say(&format!(
-                    "{rows} row{} in {:.3}s",
+                    "{rows} row{} in {:.3}s{spill}",
                     if rows == 1 { "" } else { "s" },
                     started.elapsed().as_secs_f64()
                 ));
@@ -50,7 +62,12 @@ pub async fn run(args: SqlArgs, session: &Session) -> Result<Exit, Failure> {
 }
 
 enum Outcome {
-    Rows { rows: u64, not_shown: u64 },
+    Rows {
+        rows: u64,
+        not_shown: u64,
+        /// Bytes the query's operators wrote to spill files.
+        spilled: usize,
+    },
     Explained,
     PipeClosed,
 }
@@ -137,6 +154,7 @@ async fn run_one(
         Ok(s) => Ok(Outcome::Rows {
             rows: s.rows,
             not_shown: s.not_shown,
+            spilled: engine.spilled_bytes(&planned),
         }),
         Err(e) if broken_pipe(&e) => Ok(Outcome::PipeClosed),
         Err(e) => Err(io_failure(e)),

@@ -65,12 +65,18 @@ pub enum EngineError {
     /// The query failed while it ran.
     #[error("query failed: {message}")]
     Query { message: String },
+    /// The query needed more memory than the configured limit and could not spill.
+    #[error("out of memory: {message}")]
+    Resources { message: String },
     #[error("query timed out after {secs}s and was cancelled")]
     Timeout { secs: u64 },
     #[error("interrupted")]
     Interrupted,
     #[error("{0}")]
     Setup(String),
+    /// A setting the engine reads is invalid.
+    #[error("{message}")]
+    Config { message: String },
 }
 
 impl EngineError {
@@ -81,6 +87,12 @@ impl EngineError {
             EngineError::SourceUnavailable { .. } => {
                 Some("run `skipper doctor` to check every source".into())
             }
+            EngineError::Config { .. } => {
+                Some("fix it in skipper.toml; `skipper config show` prints the settings".into())
+            }
+            EngineError::Resources { .. } => Some(
+                "raise [engine] memory_limit in skipper.toml, or narrow the query (joins cannot spill to disk; sorts and aggregations do)".into(),
+            ),
             EngineError::Timeout { .. } => Some(
                 "raise [engine] query_timeout_secs in skipper.toml, or narrow the query".into(),
             ),
@@ -151,8 +163,37 @@ impl Engine {
             .with_target_partitions(threads.max(1))
             .with_default_catalog_and_schema(&default_catalog, &default_schema)
             .with_create_default_catalog_and_schema(true);
+        let mut builder = RuntimeEnvBuilder::new();
+        let mut session_config = session_config;
+        if let Some(limit) = &config.engine.memory_limit {
+            let bytes = parse_bytes(limit).map_err(|e| EngineError::Config {
+                message: format!("[engine] memory_limit = \"{limit}\": {e}"),
+            })?;
+            // Each sort partition reserves this up front for its final merge (10MB by
+            // default); under a small limit those reservations alone would exhaust it.
+            let per_sort = (bytes / (2 * threads.max(1))).clamp(256 << 10, 10 << 20);
+            session_config = session_config.with_sort_spill_reservation_bytes(per_sort);
+            // A fair pool: spilling operators (sorts, aggregations) share what the others
+            // (hash join build sides) leave; the tracking wrapper names the largest consumers
+            // in the error when memory runs out.
+            builder = builder.with_memory_pool(Arc::new(
+                datafusion::execution::memory_pool::TrackConsumersPool::new(
+                    datafusion::execution::memory_pool::FairSpillPool::new(bytes),
+                    std::num::NonZeroUsize::new(3).expect("non-zero"),
+                ),
+            ));
+        }
+        if let Some(dir) = &config.engine.spill_dir {
+            builder = builder.with_disk_manager_builder(
+                datafusion::execution::disk_manager::DiskManagerBuilder::default().with_mode(
+                    datafusion::execution::disk_manager::DiskManagerMode::Directories(vec![
+                        dir.clone(),
+                    ]),
+                ),
+            );
+        }
         let runtime = Arc::new(
-            RuntimeEnvBuilder::new()
+            builder
                 .build()
                 .map_err(|e| EngineError::Setup(e.to_string()))?,
         );
@@ -393,6 +434,20 @@ impl Engine {
         .map_err(|e| query_error(&e))
     }
 
+    /// Bytes the operators of an executed plan spilled to disk (sorts, aggregations over the
+    /// memory limit).
+    pub fn spilled_bytes(&self, planned: &Planned) -> usize {
+        fn walk(plan: &dyn ExecutionPlan) -> usize {
+            let own = plan.metrics().and_then(|m| m.spilled_bytes()).unwrap_or(0);
+            own + plan
+                .children()
+                .iter()
+                .map(|c| walk(c.as_ref()))
+                .sum::<usize>()
+        }
+        walk(planned.physical.as_ref())
+    }
+
     /// Which part of a planned statement runs where, with the SQL sent to each remote source.
     pub fn explain(&self, planned: &Planned) -> Explanation {
         explain::explain(planned.physical.as_ref(), &self.contexts)
@@ -537,9 +592,41 @@ pub(crate) fn flatten_error(e: &(dyn std::error::Error + 'static)) -> String {
 
 /// Map an execution error to the engine's kind.
 pub fn query_error(e: &datafusion::error::DataFusionError) -> EngineError {
-    EngineError::Query {
-        message: clean_message(e),
+    let message = clean_message(e);
+    if matches!(
+        e.find_root(),
+        datafusion::error::DataFusionError::ResourcesExhausted(_)
+    ) || message.contains("Resources exhausted")
+    {
+        return EngineError::Resources { message };
     }
+    EngineError::Query { message }
+}
+
+/// `"2GiB"`, `"512MB"`, `"1.5g"`, `"1048576"` → bytes (K/M/G/T in powers of 1024, as DataFusion
+/// and most tools read memory sizes).
+pub fn parse_bytes(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let n: f64 = number
+        .parse()
+        .map_err(|_| "expected a size such as 2GiB or 512MB".to_string())?;
+    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" | "kib" => 1024.0,
+        "m" | "mb" | "mib" => 1024.0 * 1024.0,
+        "g" | "gb" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tb" | "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        other => return Err(format!("unknown unit '{other}' (use KB, MB, GB or TB)")),
+    };
+    let bytes = n * scale;
+    if bytes < 1024.0 * 1024.0 {
+        return Err("at least 1MB is needed".into());
+    }
+    Ok(bytes as usize)
 }
 
 /// DataFusion's message without the wrappers that say nothing to a user.
@@ -803,6 +890,21 @@ fn register_s3(f: &FileSource, runtime: &RuntimeEnv) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_parse_in_binary_units() {
+        assert_eq!(parse_bytes("2GiB").unwrap(), 2 << 30);
+        assert_eq!(parse_bytes("512MB").unwrap(), 512 << 20);
+        assert_eq!(parse_bytes("1.5g").unwrap(), 3 << 29);
+        assert_eq!(parse_bytes("1048576").unwrap(), 1 << 20);
+        assert!(
+            parse_bytes("12 parsecs")
+                .unwrap_err()
+                .contains("unknown unit")
+        );
+        assert!(parse_bytes("lots").is_err());
+        assert!(parse_bytes("10KB").is_err());
+    }
 
     #[test]
     fn suggestions_find_the_nearest_table() {

@@ -316,9 +316,7 @@ pub fn postgres_interval(months: i32, days: i32, nanos: i64) -> String {
     let mut parts: Vec<String> = Vec::new();
     let years = months / 12;
     let mons = months % 12;
-    let unit = |n: i64, one: &str, many: &str| {
-        format!("{n} {}", if n == 1 { one } else { many })
-    };
+    let unit = |n: i64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     if years != 0 {
         parts.push(unit(years as i64, "year", "years"));
     }

@@ -4,6 +4,7 @@
 mod cli;
 mod corpus;
 mod harness;
+mod memory;
 mod postgres;
 mod s3;
 mod slt;

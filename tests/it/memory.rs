@@ -1,0 +1,131 @@
+//! Memory: with `[engine] memory_limit`, sorts and aggregations that need several times the
+//! limit finish by spilling; a join over the limit fails with a clear resources error (exit 5);
+//! a large CSV export streams, so its peak RSS does not grow with the row count.
+
+use crate::harness::{home_with_config, run, skipper};
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+
+/// `rows` rows of `id,k,v,s` (k a scrambled key, s a 26-byte text) in `dir/data/big.csv`.
+fn write_csv(dir: &Path, rows: u64) {
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    let f = std::fs::File::create(dir.join("data/big.csv")).unwrap();
+    let mut w = std::io::BufWriter::new(f);
+    writeln!(w, "id,k,v,s").unwrap();
+    for i in 0..rows {
+        writeln!(
+            w,
+            "{i},{},{},row-{i:09}-payload",
+            (i * 7919) % 1_000_003,
+            (i * 31) % 1000
+        )
+        .unwrap();
+    }
+    w.flush().unwrap();
+}
+
+fn home(rows: u64, engine: &str) -> tempfile::TempDir {
+    let home = home_with_config(&format!(
+        "[engine]\n{engine}\n[sources.f]\nkind = \"csv\"\npath = \"data\"\n"
+    ));
+    write_csv(home.path(), rows);
+    home
+}
+
+#[test]
+fn sorts_and_aggregations_spill_joins_fail_clearly() {
+    // 2M rows of ~45 bytes: several times a 24MB limit once in Arrow (≈150MB spilled).
+    let home = home(2_000_000, "memory_limit = \"24MB\"");
+    let r = run(skipper(home.path()).args([
+        "sql",
+        "--format",
+        "csv",
+        "SELECT * FROM big ORDER BY k, id",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("spilled"), "{}", r.stderr);
+    let keys: Vec<(u64, u64)> = r
+        .stdout
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[1].parse().unwrap(), f[0].parse().unwrap())
+        })
+        .collect();
+    assert_eq!(keys.len(), 2_000_000);
+    assert!(keys.windows(2).all(|w| w[0] <= w[1]), "output is sorted");
+
+    let r = run(skipper(home.path()).args([
+        "sql",
+        "--format",
+        "csv",
+        "SELECT count(*) AS groups, sum(n) AS rows FROM (SELECT s, count(*) AS n FROM big GROUP BY s) t",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, "groups,rows\n2000000,2000000\n");
+    assert!(r.stderr.contains("spilled"), "{}", r.stderr);
+
+    // A hash join's build side cannot spill: a clear error, exit 5, nothing on stdout.
+    let r = run(skipper(home.path()).args([
+        "sql",
+        "--format",
+        "csv",
+        "SELECT max(a.s) AS x, max(b.s) AS y FROM big a JOIN big b ON a.k = b.k",
+    ]));
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(r.stdout.is_empty());
+    assert!(r.stderr.starts_with("error: out of memory"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("hint: raise [engine] memory_limit"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_bad_memory_limit_is_a_configuration_error() {
+    let home = home(10, "memory_limit = \"lots\"");
+    let r = run(skipper(home.path()).args(["sql", "SELECT 1"]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("memory_limit = \"lots\""), "{}", r.stderr);
+}
+
+/// Peak RSS (KiB) of `skipper sql --format csv "SELECT * FROM big"`, measured by the kernel's
+/// accounting for children (python's getrusage), output discarded.
+fn export_peak_rss(home: &Path) -> u64 {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import resource,subprocess,sys\n\
+             r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)\n\
+             assert r.returncode == 0, r.stderr\n\
+             print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)",
+        )
+        .arg(crate::harness::skipper_bin())
+        .args(["sql", "--format", "csv", "SELECT * FROM big"])
+        .current_dir(home)
+        .env("SKIPPER_DATA_DIR", home.join("state"))
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+#[test]
+fn csv_export_memory_stays_flat() {
+    let small = home(100_000, "");
+    let big = home(1_500_000, "");
+    let (a, b) = (export_peak_rss(small.path()), export_peak_rss(big.path()));
+    eprintln!("peak RSS: 100k rows {a} KiB, 1.5M rows {b} KiB");
+    // 15× the rows (≈ 60 MB more CSV): a buffering writer would grow by at least that much.
+    assert!(
+        b < a + 24 * 1024,
+        "peak RSS grew from {a} KiB to {b} KiB for 15× the rows"
+    );
+}
