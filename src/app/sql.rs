@@ -21,6 +21,12 @@ pub async fn run(args: SqlArgs, session: &Session) -> Result<Exit, Failure> {
     })?;
     let engine = Engine::open(&session.config, &session.engine_options()).await?;
     let format = Format::resolve(session.global.format, std::io::stdout().is_terminal());
+    if format == Format::Arrow && std::io::stdout().is_terminal() {
+        return Err(Failure::usage(
+            "refusing to write binary Arrow data to a terminal",
+            Some("redirect it: skipper sql --format arrow \"…\" > result.arrows"),
+        ));
+    }
 
     for statement in &statements {
         let started = Instant::now();
@@ -171,7 +177,7 @@ struct ExplainJson<'a> {
 
 fn render_explanation(x: &Explanation, format: Format) -> String {
     match format {
-        Format::Json | Format::Ndjson => {
+        Format::Json | Format::Ndjson | Format::Arrow => {
             let mut s = serde_json::to_string(&ExplainJson {
                 version: crate::render::JSON_VERSION,
                 explanation: x,

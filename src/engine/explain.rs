@@ -42,10 +42,19 @@ fn walk(
     remote: &mut Vec<RemoteFragment>,
     local: &mut Vec<String>,
 ) {
-    if let Some(q) = plan.downcast_ref::<super::passthrough::PgQueryExec>() {
+    if let Some(q) = plan.downcast_ref::<super::pgread::PgQueryExec>() {
+        let sql = if q.partitions() > 1 {
+            format!(
+                "{} -- one of {} ctid ranges read in parallel",
+                q.sql(),
+                q.partitions()
+            )
+        } else {
+            q.sql().to_string()
+        };
         remote.push(RemoteFragment {
             source: q.source().to_string(),
-            sql: q.sql().to_string(),
+            sql,
         });
         return;
     }

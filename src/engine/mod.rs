@@ -15,6 +15,8 @@ mod federation;
 mod files;
 mod passthrough;
 mod pgcopy;
+mod pgread;
+mod pgtable;
 pub mod postgres;
 pub mod readonly;
 mod remote;
@@ -214,7 +216,15 @@ impl Engine {
             let span = tracing::debug_span!("open_source", source = %name, kind = source.kind());
             let runtime = &runtime;
             async move {
-                let r = open_source(name, source, runtime, connect_timeout, query_timeout).await;
+                let r = open_source(
+                    name,
+                    source,
+                    runtime,
+                    connect_timeout,
+                    query_timeout,
+                    threads.max(1),
+                )
+                .await;
                 match &r {
                     Ok(_) => {
                         tracing::debug!(ms = started.elapsed().as_millis() as u64, "source opened")
@@ -757,16 +767,12 @@ async fn open_source(
     runtime: &Arc<RuntimeEnv>,
     connect_timeout: Duration,
     query_timeout: Duration,
+    partitions: usize,
 ) -> Result<Opened, String> {
     match source {
         SourceConfig::Postgres(pg) => {
             let settings = PgSettings::resolve(pg, &ProcessEnv)?;
             let pool = settings.open_pool(connect_timeout, query_timeout).await?;
-            use datafusion_table_providers::sql::db_connection_pool::DbConnectionPool;
-            let context = match pool.join_push_down() {
-                JoinPushDown::AllowedFor(c) => Some(c),
-                JoinPushDown::Disallow => None,
-            };
             let listed = tokio::time::timeout(query_timeout, postgres::list_relations(&pool))
                 .await
                 .map_err(|_| "listing tables timed out".to_string())?
@@ -776,7 +782,18 @@ async fn open_source(
                 pool.clone();
             let catalog = tokio::time::timeout(
                 query_timeout,
-                RemoteCatalog::open(name, RemoteKind::Postgres, dyn_pool, Some(listed)),
+                RemoteCatalog::open(
+                    name,
+                    RemoteKind::Postgres {
+                        source: passthrough::PgSource {
+                            name: name.to_string(),
+                            pool: Arc::clone(&pool),
+                        },
+                        partitions,
+                    },
+                    dyn_pool,
+                    Some(listed),
+                ),
             )
             .await
             .map_err(|_| "listing tables timed out".to_string())?
@@ -784,7 +801,7 @@ async fn open_source(
             Ok(Opened {
                 catalog: Arc::new(catalog),
                 canceller: Some(settings.canceller()),
-                compute_context: context,
+                compute_context: Some(pgtable::PgExecutor::context(name)),
                 postgres: Some(pool),
             })
         }

@@ -17,38 +17,15 @@
 //! With a pinned clock (`--now`), `now()`, `CURRENT_DATE` and friends are replaced by literals of
 //! the pinned instant, so Postgres answers for the same "now" DataFusion would.
 
-use super::pgcopy::{CopyDecoder, PgKind, schema};
-use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::common::DataFusionError;
-use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::error::Result as DfResult;
-use datafusion::execution::{SendableRecordBatchStream, TaskContext};
-use datafusion::physical_expr::EquivalenceProperties;
-use datafusion::physical_expr::PhysicalExpr;
-use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
-use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
-use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
-};
+use super::pgcopy::schema;
+pub(super) use super::pgread::PgSource;
+use super::pgread::{PgQueryExec, describe};
 use datafusion::sql::sqlparser::ast::{
     Expr, Ident, ObjectName, ObjectNamePart, Query, SelectItem, SetExpr, Statement, TableFactor,
     Visit, VisitMut, Visitor, VisitorMut,
 };
-use datafusion_table_providers::postgres::pool::PostgresConnectionPool;
-use futures::StreamExt;
 use std::collections::HashSet;
 use std::ops::ControlFlow;
-use std::sync::Arc;
-
-/// Rows per record batch read from Postgres.
-const BATCH_ROWS: usize = 8192;
-
-/// A Postgres source as passthrough sees it.
-#[derive(Clone)]
-pub(super) struct PgSource {
-    pub name: String,
-    pub pool: Arc<PostgresConnectionPool>,
-}
 
 /// A table name as written, resolved against the defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -287,176 +264,32 @@ pub(super) struct PrepareError {
     pub undefined_function: bool,
 }
 
-fn pg_error(e: &tokio_postgres::Error) -> PrepareError {
-    match e.as_db_error() {
-        Some(db) => {
-            let mut message = db.message().to_string();
-            if let Some(d) = db.detail() {
-                message.push_str(&format!(" ({d})"));
-            }
-            PrepareError {
-                message,
-                hint: db.hint().map(str::to_string),
-                undefined_function: db.code().code() == "42883",
-            }
-        }
-        None => PrepareError {
-            message: super::flatten_error(e),
-            hint: None,
-            undefined_function: false,
-        },
-    }
-}
-
 /// Prepare `sql` in its source (names, types and functions resolved, nothing executed) and
 /// build the plan node that will run it.
 pub(super) async fn plan(source: &PgSource, sql: String) -> Result<PgQueryExec, PrepareError> {
-    let conn = source
-        .pool
-        .connect_direct()
-        .await
-        .map_err(|e| PrepareError {
-            message: format!("source '{}': {e}", source.name),
-            hint: None,
-            undefined_function: false,
-        })?;
-    let prepared = conn.conn.prepare(&sql).await.map_err(|e| pg_error(&e))?;
-    let mut columns = Vec::new();
-    for c in prepared.columns() {
-        let kind = PgKind::of(c.type_(), c.type_modifier()).map_err(|why| PrepareError {
-            message: format!("column '{}': {why}", c.name()),
+    let columns = describe(source, &sql).await.map_err(|e| PrepareError {
+        undefined_function: e.code.as_deref() == Some("42883"),
+        message: e.message,
+        hint: e.hint,
+    })?;
+    let mut described = Vec::new();
+    for (name, kind) in columns {
+        let kind = kind.map_err(|why| PrepareError {
+            message: format!("column '{name}': {why}"),
             hint: Some(format!(
-                "cast it to a readable type in the query, e.g. {}::text",
-                c.name()
+                "cast it to a readable type in the query, e.g. {name}::text"
             )),
             undefined_function: false,
         })?;
-        columns.push((c.name().to_string(), kind));
+        described.push((name, kind));
     }
-    let schema = schema(&columns);
+    let schema = schema(&described);
     Ok(PgQueryExec::new(
         source.clone(),
-        sql,
-        columns.into_iter().map(|(_, k)| k).collect(),
+        vec![sql],
+        Some(described.into_iter().map(|(_, k)| k).collect()),
         schema,
     ))
-}
-
-/// A leaf plan node: one query run whole in one Postgres source, read by binary COPY.
-pub struct PgQueryExec {
-    source: PgSource,
-    sql: String,
-    kinds: Vec<PgKind>,
-    schema: SchemaRef,
-    properties: Arc<PlanProperties>,
-}
-
-impl PgQueryExec {
-    fn new(source: PgSource, sql: String, kinds: Vec<PgKind>, schema: SchemaRef) -> Self {
-        let properties = Arc::new(PlanProperties::new(
-            EquivalenceProperties::new(Arc::clone(&schema)),
-            Partitioning::UnknownPartitioning(1),
-            EmissionType::Incremental,
-            Boundedness::Bounded,
-        ));
-        PgQueryExec {
-            source,
-            sql,
-            kinds,
-            schema,
-            properties,
-        }
-    }
-
-    pub fn source(&self) -> &str {
-        &self.source.name
-    }
-
-    pub fn sql(&self) -> &str {
-        &self.sql
-    }
-}
-
-impl std::fmt::Debug for PgQueryExec {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "PgQueryExec({}: {})", self.source.name, self.sql)
-    }
-}
-
-impl DisplayAs for PgQueryExec {
-    fn fmt_as(&self, _t: DisplayFormatType, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        write!(
-            f,
-            "PostgresQueryExec: source={} sql={}",
-            self.source.name, self.sql
-        )
-    }
-}
-
-impl ExecutionPlan for PgQueryExec {
-    fn name(&self) -> &str {
-        "PostgresQueryExec"
-    }
-    fn properties(&self) -> &Arc<PlanProperties> {
-        &self.properties
-    }
-    fn apply_expressions(
-        &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DfResult<TreeNodeRecursion>,
-    ) -> DfResult<TreeNodeRecursion> {
-        Ok(TreeNodeRecursion::Continue)
-    }
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![]
-    }
-    fn with_new_children(
-        self: Arc<Self>,
-        _children: Vec<Arc<dyn ExecutionPlan>>,
-    ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        Ok(self)
-    }
-
-    fn execute(
-        &self,
-        _partition: usize,
-        _context: Arc<TaskContext>,
-    ) -> DfResult<SendableRecordBatchStream> {
-        let mut builder = RecordBatchReceiverStreamBuilder::new(Arc::clone(&self.schema), 2);
-        let tx = builder.tx();
-        let pool = Arc::clone(&self.source.pool);
-        let copy = format!("COPY ({}) TO STDOUT (FORMAT binary)", self.sql);
-        let mut decoder =
-            CopyDecoder::new(self.kinds.clone(), Arc::clone(&self.schema), BATCH_ROWS);
-        let source = self.source.name.clone();
-        builder.spawn(async move {
-            let fail = |m: String| DataFusionError::External(format!("{source}: {m}").into());
-            let conn = pool
-                .connect_direct()
-                .await
-                .map_err(|e| fail(e.to_string()))?;
-            let stream = conn
-                .conn
-                .copy_out(copy.as_str())
-                .await
-                .map_err(|e| fail(pg_error(&e).message))?;
-            futures::pin_mut!(stream);
-            let mut out = Vec::new();
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk.map_err(|e| fail(pg_error(&e).message))?;
-                decoder.feed(&chunk, &mut out).map_err(&fail)?;
-                for b in out.drain(..) {
-                    if tx.send(Ok(b)).await.is_err() {
-                        return Ok(());
-                    }
-                }
-            }
-            if let Some(b) = decoder.finish().map_err(&fail)? {
-                let _ = tx.send(Ok(b)).await;
-            }
-            Ok(())
-        });
-        Ok(builder.build())
-    }
 }
 
 #[cfg(test)]

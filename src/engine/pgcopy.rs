@@ -16,7 +16,7 @@
 use datafusion::arrow::array::{
     ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Float32Builder,
     Float64Builder, Int16Builder, Int32Builder, Int64Builder, IntervalMonthDayNanoBuilder,
-    StringBuilder, Time64MicrosecondBuilder, TimestampMicrosecondBuilder,
+    StringBuilder, Time64NanosecondBuilder, TimestampMicrosecondBuilder,
 };
 use datafusion::arrow::datatypes::{
     DataType, Field, IntervalMonthDayNano, IntervalUnit, Schema, SchemaRef, TimeUnit,
@@ -54,6 +54,10 @@ pub enum PgKind {
     /// money: int64 in minor units (two decimals).
     Money,
     Text,
+    /// char(n) as Postgres prints it, padded.
+    Bpchar,
+    /// char(n) without its padding: how Postgres compares, concatenates and measures it.
+    BpcharTrimmed,
     /// Single-byte `"char"`.
     Char,
     Jsonb,
@@ -102,9 +106,8 @@ impl PgKind {
                 }
             }
             Type::MONEY => PgKind::Money,
-            Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::JSON | Type::XML => {
-                PgKind::Text
-            }
+            Type::TEXT | Type::VARCHAR | Type::NAME | Type::JSON | Type::XML => PgKind::Text,
+            Type::BPCHAR => PgKind::Bpchar,
             Type::CHAR => PgKind::Char,
             Type::JSONB => PgKind::Jsonb,
             Type::BYTEA => PgKind::Bytea,
@@ -128,15 +131,29 @@ impl PgKind {
             PgKind::Float8 => DataType::Float64,
             PgKind::Decimal { precision, scale } => DataType::Decimal128(precision, scale),
             PgKind::Money => DataType::Decimal128(38, 2),
-            PgKind::NumericText | PgKind::Text | PgKind::Char | PgKind::Jsonb | PgKind::Uuid => {
-                DataType::Utf8
-            }
+            PgKind::NumericText
+            | PgKind::Text
+            | PgKind::Bpchar
+            | PgKind::BpcharTrimmed
+            | PgKind::Char
+            | PgKind::Jsonb
+            | PgKind::Uuid => DataType::Utf8,
             PgKind::Bytea => DataType::Binary,
             PgKind::Date => DataType::Date32,
-            PgKind::Time => DataType::Time64(TimeUnit::Microsecond),
+            // Nanoseconds, as DataFusion types TIME literals, so comparisons need no coercion.
+            PgKind::Time => DataType::Time64(TimeUnit::Nanosecond),
             PgKind::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
             PgKind::Timestamptz => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
             PgKind::Interval => DataType::Interval(IntervalUnit::MonthDayNano),
+        }
+    }
+
+    /// The decoding for DataFusion to compute with: char(n) loses its padding, as Postgres
+    /// drops it whenever it compares, concatenates or measures the value.
+    pub fn for_computation(self) -> PgKind {
+        match self {
+            PgKind::Bpchar => PgKind::BpcharTrimmed,
+            k => k,
         }
     }
 
@@ -171,7 +188,7 @@ enum Builder {
     Str(StringBuilder),
     Bin(BinaryBuilder),
     Date(Date32Builder),
-    Time(Time64MicrosecondBuilder),
+    Time(Time64NanosecondBuilder),
     Ts(TimestampMicrosecondBuilder),
     Iv(IntervalMonthDayNanoBuilder),
 }
@@ -196,12 +213,16 @@ impl Builder {
                     s,
                 )
             }
-            PgKind::NumericText | PgKind::Text | PgKind::Char | PgKind::Jsonb | PgKind::Uuid => {
-                Builder::Str(StringBuilder::with_capacity(cap, cap * 16))
-            }
+            PgKind::NumericText
+            | PgKind::Text
+            | PgKind::Bpchar
+            | PgKind::BpcharTrimmed
+            | PgKind::Char
+            | PgKind::Jsonb
+            | PgKind::Uuid => Builder::Str(StringBuilder::with_capacity(cap, cap * 16)),
             PgKind::Bytea => Builder::Bin(BinaryBuilder::with_capacity(cap, cap * 16)),
             PgKind::Date => Builder::Date(Date32Builder::with_capacity(cap)),
-            PgKind::Time => Builder::Time(Time64MicrosecondBuilder::with_capacity(cap)),
+            PgKind::Time => Builder::Time(Time64NanosecondBuilder::with_capacity(cap)),
             PgKind::Timestamp => Builder::Ts(TimestampMicrosecondBuilder::with_capacity(cap)),
             PgKind::Timestamptz => {
                 Builder::Ts(TimestampMicrosecondBuilder::with_capacity(cap).with_timezone("UTC"))
@@ -242,6 +263,9 @@ impl Builder {
             }
             (Builder::Dec(b, scale), _) => b.append_value(numeric_scaled(v, *scale)?),
             (Builder::Str(b), PgKind::NumericText) => b.append_value(numeric_text(v)?),
+            (Builder::Str(b), PgKind::BpcharTrimmed) => {
+                b.append_value(utf8(v)?.trim_end_matches(' '))
+            }
             (Builder::Str(b), PgKind::Char) => {
                 b.append_value(String::from_utf8_lossy(v).trim_end_matches('\0'))
             }
@@ -270,7 +294,7 @@ impl Builder {
                 }
                 b.append_value(d + PG_EPOCH_DAYS)
             }
-            (Builder::Time(b), _) => b.append_value(i64::from_be_bytes(fixed(v)?)),
+            (Builder::Time(b), _) => b.append_value(i64::from_be_bytes(fixed(v)?) * 1000),
             (Builder::Ts(b), _) => {
                 let t = i64::from_be_bytes(fixed(v)?);
                 if t == i64::MAX || t == i64::MIN {
@@ -628,10 +652,10 @@ mod tests {
         let mut stream = b"PGCOPY\n\xff\r\n\0".to_vec();
         stream.extend_from_slice(&0u32.to_be_bytes());
         stream.extend_from_slice(&0u32.to_be_bytes());
-        for (a, b) in [(1, Some("x")), (2, None), (3, Some("zz"))] {
+        for (a, b) in [(1i32, Some("x")), (2, None), (3, Some("zz"))] {
             stream.extend_from_slice(&2i16.to_be_bytes());
             stream.extend_from_slice(&4i32.to_be_bytes());
-            stream.extend_from_slice(&(a as i32).to_be_bytes());
+            stream.extend_from_slice(&a.to_be_bytes());
             match b {
                 Some(s) => {
                     stream.extend_from_slice(&(s.len() as i32).to_be_bytes());

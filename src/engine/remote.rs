@@ -13,12 +13,10 @@ use datafusion::catalog::{CatalogProvider, SchemaProvider};
 use datafusion::common::TableReference;
 use datafusion::datasource::TableProvider;
 use datafusion::error::{DataFusionError, Result as DfResult};
-use datafusion::sql::unparser::dialect::PostgreSqlDialect;
 use datafusion_federation::FederatedTableProviderAdaptor;
 use datafusion_federation::sql::{RemoteTableRef, SQLFederationProvider, SQLTableSource};
 use datafusion_table_providers::sql::db_connection_pool::DbConnectionPool;
 use datafusion_table_providers::sql::db_connection_pool::dbconnection::{get_schemas, get_tables};
-use datafusion_table_providers::sql::sql_provider_datafusion::SqlTable;
 use datafusion_table_providers::sqlite::sql_table::SQLiteTable;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -28,8 +26,12 @@ type Pool<T, P> = Arc<dyn DbConnectionPool<T, P> + Send + Sync>;
 /// Which SQL database a catalog talks to; decides the dialect and the table wrapper.
 #[derive(Debug, Clone)]
 pub enum RemoteKind {
-    /// Federated: the largest single-source part of a query runs in Postgres.
-    Postgres,
+    /// Federated: the largest single-source part of a query runs in Postgres; scans read
+    /// through binary COPY, split into `partitions` ctid ranges when large.
+    Postgres {
+        source: super::pgread::PgSource,
+        partitions: usize,
+    },
     /// Conservative pushdown (see `engine::sqlite`). `uri` is the read-only `file:` URI.
     Sqlite { uri: String },
 }
@@ -129,30 +131,27 @@ impl<T: 'static, P: 'static> SchemaProvider for RemoteSchema<T, P> {
             DataFusionError::External(format!("{}.{}.{name}: {e}", self.source, self.schema).into())
         };
         let provider: Arc<dyn TableProvider> = match &self.kind {
-            RemoteKind::Postgres => {
+            RemoteKind::Postgres { source, partitions } => {
                 let table = Arc::new(
-                    SqlTable::new(&self.source, &self.pool, reference.clone())
+                    super::pgtable::PgTable::open(source.clone(), &self.schema, name, *partitions)
                         .await
-                        .map_err(|e| external(e.to_string()))?
-                        .with_dialect(Arc::new(PostgreSqlDialect {})),
+                        .map_err(external)?,
                 );
                 // Federated whole where a query joins or aggregates within this source; plain
-                // scans (the other side of a cross-source join) go through `SourceTable`.
+                // scans (the other side of a cross-source join) go through `PgTable`.
                 let schema = table.schema();
-                let executor: Arc<dyn datafusion_federation::sql::SQLExecutor> = table.clone();
+                let executor: Arc<dyn datafusion_federation::sql::SQLExecutor> =
+                    Arc::new(super::pgtable::PgExecutor {
+                        source: source.clone(),
+                    });
                 let federation = Arc::new(SQLFederationProvider::new(executor));
                 let federated = Arc::new(SQLTableSource::new_with_schema(
                     federation,
                     RemoteTableRef::from(reference),
                     schema,
                 ));
-                let scans = Arc::new(super::scan::SourceTable {
-                    source: self.source.clone(),
-                    inner: table,
-                    policy: super::scan::FilterPolicy::Upstream,
-                });
                 Arc::new(FederatedTableProviderAdaptor::new_with_provider(
-                    federated, scans,
+                    federated, table,
                 ))
             }
             RemoteKind::Sqlite { uri } => {

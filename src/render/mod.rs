@@ -35,6 +35,8 @@ pub enum Format {
     Csv,
     Json,
     Ndjson,
+    /// The Arrow IPC stream format, for pyarrow, DuckDB, Polars: exact types, no text.
+    Arrow,
 }
 
 impl std::str::FromStr for Format {
@@ -45,8 +47,9 @@ impl std::str::FromStr for Format {
             "csv" => Ok(Format::Csv),
             "json" => Ok(Format::Json),
             "ndjson" => Ok(Format::Ndjson),
+            "arrow" => Ok(Format::Arrow),
             other => Err(format!(
-                "unknown format '{other}': use table, csv, json or ndjson"
+                "unknown format '{other}': use table, csv, json, ndjson or arrow"
             )),
         }
     }
@@ -383,6 +386,8 @@ pub struct ResultWriter<W: Write> {
     json_keys: Vec<Vec<u8>>,
     /// Columns of exact numbers carried as text (a Postgres numeric with no declared scale).
     exact_text: Vec<bool>,
+    /// The Arrow IPC writer, writing into a buffer drained to `out` after each batch.
+    ipc: Option<datafusion::arrow::ipc::writer::StreamWriter<Vec<u8>>>,
 }
 
 impl<W: Write> ResultWriter<W> {
@@ -399,6 +404,7 @@ impl<W: Write> ResultWriter<W> {
             fit_terminal: false,
             json_keys: vec![],
             exact_text: vec![],
+            ipc: None,
         }
     }
 
@@ -455,7 +461,25 @@ impl<W: Write> ResultWriter<W> {
                 w.write_record(&self.columns)?;
                 self.flush_csv(w)?;
             }
+            Format::Arrow => {
+                let w = datafusion::arrow::ipc::writer::StreamWriter::try_new(
+                    Vec::new(),
+                    schema.as_ref(),
+                )
+                .map_err(std::io::Error::other)?;
+                self.ipc = Some(w);
+                self.drain_ipc()?;
+            }
             _ => {}
+        }
+        Ok(())
+    }
+
+    fn drain_ipc(&mut self) -> std::io::Result<()> {
+        if let Some(w) = self.ipc.as_mut() {
+            let buf = w.get_mut();
+            self.out.write_all(buf)?;
+            buf.clear();
         }
         Ok(())
     }
@@ -508,6 +532,12 @@ impl<W: Write> ResultWriter<W> {
                     w.write_record(&rec)?;
                 }
                 self.flush_csv(w)?;
+            }
+            Format::Arrow => {
+                if let Some(w) = self.ipc.as_mut() {
+                    w.write(batch).map_err(std::io::Error::other)?;
+                }
+                self.drain_ipc()?;
             }
             Format::Json | Format::Ndjson => {
                 // Keys are encoded once per result (see `write_header`); each row writes them
@@ -575,6 +605,12 @@ impl<W: Write> ResultWriter<W> {
             }
             Format::Json => {
                 writeln!(self.out, "\n],\"row_count\":{}}}", self.rows)?;
+            }
+            Format::Arrow => {
+                if let Some(w) = self.ipc.as_mut() {
+                    w.finish().map_err(std::io::Error::other)?;
+                }
+                self.drain_ipc()?;
             }
             Format::Csv | Format::Ndjson => {}
         }

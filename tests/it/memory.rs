@@ -35,8 +35,8 @@ fn home(rows: u64, engine: &str) -> tempfile::TempDir {
 
 #[test]
 fn sorts_and_aggregations_spill_joins_fail_clearly() {
-    // 2M rows of ~45 bytes: several times a 24MB limit once in Arrow (≈150MB spilled).
-    let home = home(2_000_000, "memory_limit = \"24MB\"");
+    // 3M rows of ~54 bytes in Arrow (≈160MB): more than 3× a 48MB limit.
+    let home = home(3_000_000, "memory_limit = \"48MB\"");
     let r = run(skipper(home.path()).args([
         "sql",
         "--format",
@@ -54,7 +54,7 @@ fn sorts_and_aggregations_spill_joins_fail_clearly() {
             (f[1].parse().unwrap(), f[0].parse().unwrap())
         })
         .collect();
-    assert_eq!(keys.len(), 2_000_000);
+    assert_eq!(keys.len(), 3_000_000);
     assert!(keys.windows(2).all(|w| w[0] <= w[1]), "output is sorted");
 
     let r = run(skipper(home.path()).args([
@@ -64,7 +64,7 @@ fn sorts_and_aggregations_spill_joins_fail_clearly() {
         "SELECT count(*) AS groups, sum(n) AS rows FROM (SELECT s, count(*) AS n FROM big GROUP BY s) t",
     ]));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(r.stdout, "groups,rows\n2000000,2000000\n");
+    assert_eq!(r.stdout, "groups,rows\n3000000,3000000\n");
     assert!(r.stderr.contains("spilled"), "{}", r.stderr);
 
     // A hash join's build side cannot spill: a clear error, exit 5, nothing on stdout.

@@ -1,0 +1,172 @@
+"""Shared helpers for the peer benchmarks: timing, interleaving, tables of ratios.
+
+Each benchmark runs Skipper (the release binary, as users run it) and its peers side by side in
+one run, interleaved query by query, and keeps the best of N rounds, so machine noise hits every
+engine alike. Ratios > 1 mean Skipper is slower.
+"""
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def skipper_bin():
+    path = os.environ.get("SKIPPER_BIN", os.path.join(ROOT, "target", "release", "skipper"))
+    if not os.path.exists(path):
+        sys.exit(f"error: {path} not found\nhint: cargo build --release (or set SKIPPER_BIN)")
+    return path
+
+
+def skipper_home(config_text):
+    home = tempfile.mkdtemp(prefix="skipper-bench-")
+    with open(os.path.join(home, "skipper.toml"), "w") as f:
+        f.write(config_text)
+    return home
+
+
+def run_skipper(home, sql, fmt="csv"):
+    """Wall time of one `skipper sql` process (start, open sources, plan, run, write)."""
+    env = dict(os.environ, SKIPPER_DATA_DIR=os.path.join(home, "state"), NO_COLOR="1")
+    t = time.perf_counter()
+    r = subprocess.run(
+        [skipper_bin(), "-q", "sql", "--format", fmt, sql],
+        cwd=home, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    elapsed = time.perf_counter() - t
+    if r.returncode != 0:
+        raise RuntimeError(f"skipper failed: {r.stderr.decode().strip()[:300]}")
+    return elapsed
+
+
+def timed(fn):
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def best_of(rounds, engines, queries):
+    """engines: name -> fn(query) -> seconds. Interleaved: each round runs every query on every
+    engine in turn. Returns {(engine, query_id): best seconds} (None when it failed)."""
+    best = {}
+    errors = {}
+    for _ in range(rounds):
+        for qid, sql in queries:
+            for name, fn in engines.items():
+                if (name, qid) in errors:
+                    continue
+                try:
+                    s = fn(sql)
+                except Exception as e:  # noqa: BLE001 — reported in the table
+                    errors[(name, qid)] = str(e).splitlines()[0][:120]
+                    best[(name, qid)] = None
+                    continue
+                prev = best.get((name, qid))
+                best[(name, qid)] = s if prev is None else min(prev, s)
+    return best, errors
+
+
+def geomean(xs):
+    xs = [x for x in xs if x and x > 0]
+    return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else float("nan")
+
+
+def print_table(title, engines, queries, best, errors, base="skipper"):
+    others = [e for e in engines if e != base]
+    head = f"{'query':<10}" + "".join(f"{e + ' s':>16}" for e in engines)
+    head += "".join(f"{base + '/' + o:>24}" for o in others)
+    print(f"\n## {title}\n")
+    print(head)
+    ratios = {o: [] for o in others}
+    for qid, _ in queries:
+        row = f"{qid:<10}"
+        for e in engines:
+            v = best.get((e, qid))
+            row += f"{('%.3f' % v) if v is not None else 'error':>16}"
+        for o in others:
+            a, b = best.get((base, qid)), best.get((o, qid))
+            if a is not None and b:
+                ratios[o].append(a / b)
+                row += f"{a / b:>24.2f}"
+            else:
+                row += f"{'-':>24}"
+        print(row)
+    line = f"{'geomean':<10}" + " " * (16 * len(engines))
+    for o in others:
+        line += f"{geomean(ratios[o]):>24.2f}"
+    print(line)
+    line = f"{'max':<10}" + " " * (16 * len(engines))
+    for o in others:
+        line += f"{(max(ratios[o]) if ratios[o] else float('nan')):>24.2f}"
+    print(line)
+    for (e, q), msg in sorted(errors.items()):
+        print(f"  {e} {q}: {msg}")
+    return ratios
+
+
+class Postgres:
+    """A throwaway PostgreSQL server on a free loopback port (as the `postgres` user when run as
+    root, since initdb refuses root), with pg_stat_statements; stopped by `stop()`."""
+
+    def __init__(self):
+        import glob
+        import shutil
+        import socket
+
+        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+        if not bins:
+            sys.exit("error: PostgreSQL is not installed\nhint: apt-get install postgresql")
+        self.bin = bins[-1]
+        self.dir = tempfile.mkdtemp(prefix="skipper-bench-pg-")
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        self.port = s.getsockname()[1]
+        s.close()
+        self.as_postgres = os.geteuid() == 0
+        if self.as_postgres:
+            shutil.chown(self.dir, "postgres")
+        data = os.path.join(self.dir, "data")
+        self._run("initdb", "-D", data, "-A", "trust", "-U", "postgres")
+        self._run("pg_ctl", "-D", data, "-w", "-l", os.path.join(self.dir, "log"), "-o",
+                  f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
+                  "-c shared_preload_libraries=pg_stat_statements -c shared_buffers=1GB "
+                  "-c max_wal_size=4GB -c fsync=off", "start")
+        self.data = data
+
+    def _run(self, tool, *args):
+        cmd = [os.path.join(self.bin, tool), *args]
+        if self.as_postgres:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, cwd=self.dir)
+
+    def url(self, db="postgres"):
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{db}?sslmode=disable"
+
+    def libpq(self, db="postgres"):
+        return f"host=127.0.0.1 port={self.port} user=postgres dbname={db}"
+
+    def psql(self, sql, db="postgres"):
+        r = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+                            "-d", db, "-v", "ON_ERROR_STOP=1", "-Atq", "-c", sql],
+                           check=True, capture_output=True, text=True)
+        return r.stdout.strip()
+
+    def stop(self):
+        self._run("pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop")
+
+
+def duckdb_with_postgres(pg, threads):
+    """A DuckDB connection with postgres_scanner loaded by file path and `pg` attached read-only."""
+    import duckdb
+    import duckdb_extension_postgres_scanner as ext
+
+    path = os.path.join(os.path.dirname(ext.__file__), "extensions", "v1.5.5",
+                        "postgres_scanner.duckdb_extension")
+    c = duckdb.connect(config={"allow_unsigned_extensions": "true"})
+    c.execute(f"LOAD '{path}'")
+    c.execute(f"SET threads = {threads}")
+    c.execute(f"ATTACH '{pg.libpq()}' AS pg (TYPE postgres, READ_ONLY)")
+    return c

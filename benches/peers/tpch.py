@@ -1,0 +1,74 @@
+"""B1 engine: TPC-H (22 queries) on Parquet, Skipper vs DataFusion used directly (the same
+engine, PyPI datafusion==55.0.0) vs DuckDB 1.5.5, 2 threads each, interleaved, best of N.
+
+    python3 benches/peers/tpch.py [--sf 1] [--rounds 3] [--data DIR]
+
+Needs: cargo build --release; pip install datafusion==55.0.0 duckdb==1.5.5
+duckdb-extension-tpch==1.5.5 tpchgen-cli (the TPC-H query text comes from DuckDB's tpch
+extension, loaded by file path; the data from tpchgen-cli).
+"""
+import argparse
+import os
+import subprocess
+
+import common
+
+TABLES = ["customer", "lineitem", "nation", "orders", "part", "partsupp", "region", "supplier"]
+
+
+def tpch_queries():
+    import duckdb
+    import duckdb_extension_tpch
+
+    ext = os.path.join(os.path.dirname(duckdb_extension_tpch.__file__),
+                       "extensions", "v1.5.5", "tpch.duckdb_extension")
+    c = duckdb.connect(config={"allow_unsigned_extensions": "true"})
+    c.execute(f"LOAD '{ext}'")
+    return [(f"q{n:02d}", q.strip().rstrip(";")) for n, q in
+            c.execute("SELECT query_nr, query FROM tpch_queries() ORDER BY 1").fetchall()]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sf", default="1")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--data", default=None)
+    ap.add_argument("--only", default=None, help="comma-separated query ids, e.g. q01,q18")
+    args = ap.parse_args()
+    data = os.path.abspath(args.data or os.path.join(common.ROOT, "target", "bench", f"tpch-sf{args.sf}"))
+    if not os.path.exists(os.path.join(data, "lineitem.parquet")):
+        os.makedirs(data, exist_ok=True)
+        subprocess.run(["tpchgen-cli", "parquet", "-s", args.sf, f"--output-dir={data}"], check=True)
+    queries = tpch_queries()
+    if args.only:
+        keep = set(args.only.split(","))
+        queries = [q for q in queries if q[0] in keep]
+
+    home = common.skipper_home(
+        f'[engine]\nthreads = {args.threads}\n[sources.tpch]\nkind = "parquet"\npath = "{data}"\n')
+
+    import datafusion
+    cfg = datafusion.SessionConfig().with_target_partitions(args.threads)
+    df = datafusion.SessionContext(cfg)
+    for t in TABLES:
+        df.register_parquet(t, os.path.join(data, f"{t}.parquet"))
+
+    import duckdb
+    dk = duckdb.connect()
+    dk.execute(f"SET threads = {args.threads}")
+    for t in TABLES:
+        dk.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{os.path.join(data, t + '.parquet')}')")
+
+    engines = {
+        "skipper": lambda q: common.run_skipper(home, q),
+        "datafusion": lambda q: common.timed(lambda: df.sql(q).collect()),
+        "duckdb": lambda q: common.timed(lambda: dk.execute(q).to_arrow_table()),
+    }
+    best, errors = common.best_of(args.rounds, engines, queries)
+    common.print_table(f"B1 TPC-H SF{args.sf}, {args.threads} threads, best of {args.rounds} "
+                       f"(seconds; skipper = whole process)", engines, queries, best, errors)
+
+
+if __name__ == "__main__":
+    main()
