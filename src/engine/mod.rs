@@ -15,6 +15,7 @@ mod federation;
 mod files;
 mod passthrough;
 mod pgcopy;
+mod pgfuncs;
 mod pgread;
 mod pgtable;
 pub mod postgres;
@@ -207,6 +208,7 @@ impl Engine {
             .with_query_planner(Arc::new(datafusion_federation::FederatedQueryPlanner::new()))
             .build();
         let ctx = SessionContext::new_with_state(state);
+        pgfuncs::register(&ctx);
 
         let connect_timeout = Duration::from_secs(config.engine.connect_timeout_secs.max(1));
         let query_timeout = Duration::from_secs(config.engine.query_timeout_secs.max(1));
@@ -416,8 +418,10 @@ impl Engine {
         state: datafusion::execution::SessionState,
     ) -> Result<Planned, EngineError> {
         let started = std::time::Instant::now();
+        let mut statement = statement.clone();
+        pgfuncs::alias_function_columns(&mut statement);
         let logical = state
-            .statement_to_plan(DfStatement::Statement(Box::new(statement.clone())))
+            .statement_to_plan(DfStatement::Statement(Box::new(statement)))
             .instrument(tracing::debug_span!("logical_plan"))
             .await
             .map_err(|e| self.plan_error(e))?;

@@ -23,7 +23,7 @@ use async_trait::async_trait;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::catalog::Session;
 use datafusion::common::tree_node::{Transformed, TreeNode};
-use datafusion::common::{Column, DFSchema};
+use datafusion::common::{Column, Constraint, Constraints, DFSchema};
 use datafusion::datasource::{TableProvider, TableType};
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::SendableRecordBatchStream;
@@ -52,6 +52,9 @@ pub(super) struct PgTable {
     /// What each column is selected as: its quoted name, or `name::text`.
     select: Vec<String>,
     partitions: usize,
+    /// The primary key, so DataFusion knows what Postgres knows: grouping by the key
+    /// determines the table's other columns.
+    constraints: Option<Constraints>,
 }
 
 impl PgTable {
@@ -77,7 +80,17 @@ impl PgTable {
                 }
             }
         }
+        let key = primary_key(&source, pg_schema, table).await;
+        let constraints = key.and_then(|names| {
+            let idx: Option<Vec<usize>> = names
+                .iter()
+                .map(|n| described.iter().position(|(c, _)| c == n))
+                .collect();
+            idx.filter(|i| !i.is_empty())
+                .map(|i| Constraints::new_unverified(vec![Constraint::PrimaryKey(i)]))
+        });
         Ok(PgTable {
+            constraints,
             source,
             pg_schema: pg_schema.to_string(),
             table: table.to_string(),
@@ -129,6 +142,26 @@ impl PgTable {
             .ok()??;
         row.try_get::<_, i64>(0).ok()
     }
+}
+
+/// The primary key's column names, if the relation has one.
+async fn primary_key(source: &PgSource, pg_schema: &str, table: &str) -> Option<Vec<String>> {
+    let conn = source.pool.connect_direct().await.ok()?;
+    let rows = conn
+        .conn
+        .query(
+            "SELECT a.attname::text FROM pg_index i \
+             JOIN pg_class c ON c.oid = i.indrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) ON true \
+             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum \
+             WHERE n.nspname = $1 AND c.relname = $2 AND i.indisprimary ORDER BY k.ord",
+            &[&pg_schema, &table],
+        )
+        .await
+        .ok()?;
+    let names: Vec<String> = rows.iter().filter_map(|r| r.try_get(0).ok()).collect();
+    (!names.is_empty()).then_some(names)
 }
 
 fn is_text(t: &DataType) -> bool {
@@ -200,6 +233,10 @@ impl TableProvider for PgTable {
 
     fn table_type(&self) -> TableType {
         TableType::Base
+    }
+
+    fn constraints(&self) -> Option<&Constraints> {
+        self.constraints.as_ref()
     }
 
     fn supports_filters_pushdown(
@@ -309,6 +346,13 @@ impl datafusion_federation::sql::SQLExecutor for PgExecutor {
     }
     fn dialect(&self) -> Arc<dyn datafusion::sql::unparser::dialect::Dialect> {
         Arc::new(PostgreSqlDialect {})
+    }
+    /// DataFusion's names for functions Postgres spells differently.
+    fn ast_analyzer(&self) -> Option<datafusion_federation::sql::AstAnalyzer> {
+        Some(Box::new(|mut statement| {
+            super::pgfuncs::postgres_names(&mut statement);
+            Ok(statement)
+        }))
     }
     fn execute(
         &self,

@@ -1,0 +1,329 @@
+//! Postgres functions and names DataFusion lacks, evaluated the way Postgres evaluates them,
+//! for the queries DataFusion plans itself (cross-source queries; everything when passthrough
+//! is off). Federated fragments unparse them by name, so Postgres runs its own version there.
+//!
+//! - `age(a, b)`, `age(a)`: Postgres's symbolic difference in years, months and days
+//!   (`timestamp_age` in Postgres's `timestamp.c`, re-derived here: field-wise difference, then
+//!   borrowing from the next larger field, a month borrowing the length of the earlier month).
+//! - `date(x)`: `x::date`.
+//! - `variance` (alias of `var_samp`), `sign` (of `signum`).
+//! - `FROM generate_series(…) AS g`: Postgres names the single column `g` too; the statement is
+//!   rewritten to `AS g(g)` so `SELECT g` resolves (see [`alias_function_columns`]).
+
+use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, IntervalMonthDayNanoBuilder};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{
+    DataType, IntervalMonthDayNano, TimeUnit, TimestampMicrosecondType,
+};
+use datafusion::common::{DataFusionError, ScalarValue};
+use datafusion::error::Result as DfResult;
+use datafusion::execution::FunctionRegistry;
+use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
+use datafusion::logical_expr::{
+    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+use datafusion::prelude::SessionContext;
+use datafusion::sql::sqlparser::ast::{
+    Ident, Statement, TableAliasColumnDef, TableFactor, VisitMut, VisitorMut,
+};
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+/// Register the functions and aliases on a session.
+pub(super) fn register(ctx: &SessionContext) {
+    ctx.register_udf(ScalarUDF::new_from_impl(Age::new()));
+    ctx.register_udf(ScalarUDF::new_from_impl(DateOf::new()));
+    if let Ok(signum) = ctx.udf("signum") {
+        ctx.register_udf(signum.as_ref().clone().with_aliases(["sign"]));
+    }
+    if let Ok(var) = ctx.udaf("var_samp") {
+        ctx.register_udaf(var.as_ref().clone().with_aliases(["variance"]));
+    }
+}
+
+/// Give single-column table functions in FROM (`generate_series`, `unnest`, `range`) aliased
+/// without a column list the column name Postgres gives them: the alias itself.
+pub(super) fn alias_function_columns(statement: &mut Statement) {
+    struct V;
+    impl VisitorMut for V {
+        type Break = ();
+        fn pre_visit_table_factor(&mut self, t: &mut TableFactor) -> ControlFlow<()> {
+            if let TableFactor::Table {
+                name,
+                args: Some(_),
+                alias: Some(alias),
+                ..
+            } = t
+            {
+                let f = name.to_string().to_lowercase();
+                if alias.columns.is_empty()
+                    && matches!(f.as_str(), "generate_series" | "range" | "unnest")
+                {
+                    alias.columns = vec![TableAliasColumnDef {
+                        name: Ident {
+                            value: alias.name.value.clone(),
+                            quote_style: alias.name.quote_style,
+                            span: alias.name.span,
+                        },
+                        data_type: None,
+                    }];
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = statement.visit(&mut V);
+}
+
+/// Rename functions in SQL unparsed from a DataFusion plan to their Postgres names.
+pub(super) fn postgres_names(statement: &mut Statement) {
+    struct V;
+    impl VisitorMut for V {
+        type Break = ();
+        fn pre_visit_expr(
+            &mut self,
+            e: &mut datafusion::sql::sqlparser::ast::Expr,
+        ) -> ControlFlow<()> {
+            if let datafusion::sql::sqlparser::ast::Expr::Function(f) = e {
+                let renamed = match f.name.to_string().to_lowercase().as_str() {
+                    "var" | "var_sample" => Some("var_samp"),
+                    "var_population" => Some("var_pop"),
+                    "stddev" => Some("stddev_samp"),
+                    "signum" => Some("sign"),
+                    _ => None,
+                };
+                if let Some(n) = renamed {
+                    f.name = datafusion::sql::sqlparser::ast::ObjectName::from(vec![Ident::new(n)]);
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = statement.visit(&mut V);
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Age {
+    signature: Signature,
+}
+
+impl Age {
+    fn new() -> Self {
+        Age {
+            signature: Signature::variadic_any(Volatility::Immutable),
+        }
+    }
+}
+
+const DAYS_IN_MONTH: [[i64; 12]; 2] = [
+    [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31],
+    [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31],
+];
+
+fn leap(y: i32) -> usize {
+    usize::from(NaiveDate::from_ymd_opt(y, 2, 29).is_some())
+}
+
+/// Postgres's `age(a, b)` of two wall-clock timestamps.
+pub(crate) fn age(a: NaiveDateTime, b: NaiveDateTime) -> IntervalMonthDayNano {
+    let f = |t: &NaiveDateTime| {
+        [
+            t.year() as i64,
+            t.month() as i64,
+            t.day() as i64,
+            t.hour() as i64,
+            t.minute() as i64,
+            t.second() as i64,
+            (t.nanosecond() / 1000) as i64,
+        ]
+    };
+    let (x, y) = (f(&a), f(&b));
+    let mut d: Vec<i64> = x.iter().zip(&y).map(|(p, q)| p - q).collect();
+    let flip = a < b;
+    if flip {
+        d.iter_mut().for_each(|v| *v = -*v);
+    }
+    let [year, mon, mday, hour, min, sec, usec] = &mut d[..] else {
+        unreachable!("seven fields")
+    };
+    while *usec < 0 {
+        *usec += 1_000_000;
+        *sec -= 1;
+    }
+    while *sec < 0 {
+        *sec += 60;
+        *min -= 1;
+    }
+    while *min < 0 {
+        *min += 60;
+        *hour -= 1;
+    }
+    while *hour < 0 {
+        *hour += 24;
+        *mday -= 1;
+    }
+    while *mday < 0 {
+        // The month borrowed from is the earlier timestamp's.
+        let (yy, mm) = if flip {
+            (a.year(), a.month0())
+        } else {
+            (b.year(), b.month0())
+        };
+        *mday += DAYS_IN_MONTH[leap(yy)][mm as usize];
+        *mon -= 1;
+    }
+    while *mon < 0 {
+        *mon += 12;
+        *year -= 1;
+    }
+    let sign = if flip { -1 } else { 1 };
+    let months = sign * (*year * 12 + *mon);
+    let days = sign * *mday;
+    let micros = sign * (((*hour * 60 + *min) * 60 + *sec) * 1_000_000 + *usec);
+    IntervalMonthDayNano::new(months as i32, days as i32, micros * 1000)
+}
+
+fn as_timestamps(v: &ColumnarValue, rows: usize) -> DfResult<ArrayRef> {
+    let array = v.to_array(rows)?;
+    Ok(cast(
+        &array,
+        &DataType::Timestamp(TimeUnit::Microsecond, None),
+    )?)
+}
+
+impl ScalarUDFImpl for Age {
+    fn name(&self) -> &str {
+        "age"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, args: &[DataType]) -> DfResult<DataType> {
+        if args.is_empty() || args.len() > 2 {
+            return Err(DataFusionError::Plan(
+                "age takes one or two timestamps".into(),
+            ));
+        }
+        Ok(DataType::Interval(
+            datafusion::arrow::datatypes::IntervalUnit::MonthDayNano,
+        ))
+    }
+    /// `age(x)` is `age(current_date, x)`, with the query's (possibly pinned) "now".
+    fn simplify(&self, args: Vec<Expr>, _info: &SimplifyContext) -> DfResult<ExprSimplifyResult> {
+        if args.len() == 1 {
+            let today = datafusion::functions::expr_fn::current_date();
+            let mut two = vec![today];
+            two.extend(args);
+            return Ok(ExprSimplifyResult::Simplified(Expr::ScalarFunction(
+                datafusion::logical_expr::expr::ScalarFunction::new_udf(
+                    Arc::new(ScalarUDF::new_from_impl(Age::new())),
+                    two,
+                ),
+            )));
+        }
+        Ok(ExprSimplifyResult::Original(args))
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        if args.args.len() != 2 {
+            return Err(DataFusionError::Execution(
+                "age(x) should have been rewritten to age(current_date, x)".into(),
+            ));
+        }
+        let n = args.number_rows;
+        let a = as_timestamps(&args.args[0], n)?;
+        let b = as_timestamps(&args.args[1], n)?;
+        let a = a.as_primitive::<TimestampMicrosecondType>();
+        let b = b.as_primitive::<TimestampMicrosecondType>();
+        let mut out = IntervalMonthDayNanoBuilder::with_capacity(n);
+        for i in 0..n {
+            if a.is_null(i) || b.is_null(i) {
+                out.append_null();
+                continue;
+            }
+            let t = |v: i64| {
+                chrono::DateTime::from_timestamp_micros(v)
+                    .map(|d| d.naive_utc())
+                    .ok_or_else(|| DataFusionError::Execution("timestamp out of range".into()))
+            };
+            out.append_value(age(t(a.value(i))?, t(b.value(i))?));
+        }
+        let result: ArrayRef = Arc::new(out.finish());
+        if args
+            .args
+            .iter()
+            .all(|a| matches!(a, ColumnarValue::Scalar(_)))
+        {
+            return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
+                &result, 0,
+            )?));
+        }
+        Ok(ColumnarValue::Array(result))
+    }
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct DateOf {
+    signature: Signature,
+}
+
+impl DateOf {
+    fn new() -> Self {
+        DateOf {
+            signature: Signature::any(1, Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for DateOf {
+    fn name(&self) -> &str {
+        "date"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Date32)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        match &args.args[0] {
+            ColumnarValue::Scalar(s) => Ok(ColumnarValue::Scalar(s.cast_to(&DataType::Date32)?)),
+            ColumnarValue::Array(a) => Ok(ColumnarValue::Array(cast(a, &DataType::Date32)?)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap()
+    }
+
+    /// Expected values from PostgreSQL 15: `SELECT age(a, b)`.
+    #[test]
+    fn age_matches_postgres() {
+        let iv = |a: &str, b: &str| {
+            let v = age(ts(a), ts(b));
+            crate::render::postgres_interval(v.months, v.days, v.nanoseconds)
+        };
+        assert_eq!(
+            iv("2025-06-30 00:00:00", "2015-12-29 00:00:00"),
+            "9 years 6 mons 1 day"
+        );
+        assert_eq!(
+            iv("2001-04-10 00:00:00", "1957-06-13 00:00:00"),
+            "43 years 9 mons 27 days"
+        );
+        assert_eq!(
+            iv("2024-03-01 00:00:00", "2024-01-31 12:00:00"),
+            "1 mon 12:00:00"
+        );
+        assert_eq!(
+            iv("2024-01-31 12:00:00", "2024-03-01 00:00:00"),
+            "-1 mons -12:00:00"
+        );
+        assert_eq!(iv("2024-05-05 10:00:00", "2024-05-05 10:00:00"), "00:00:00");
+    }
+}
