@@ -97,6 +97,10 @@ pub struct EngineConfig {
     /// federation pushes down what it can.
     #[serde(default = "default_true")]
     pub passthrough: bool,
+    /// Push filters, limits, joins and aggregates into remote sources. Off only to measure
+    /// what pushdown saves: sources then receive `SELECT columns FROM table` and nothing more.
+    #[serde(default = "default_true")]
+    pub pushdown: bool,
     /// Memory the engine may use for sorts, aggregations and joins, e.g. "2GiB" or "512MB";
     /// sorts and aggregations spill to disk beyond it, other operators fail with a clear error.
     /// Unbounded when absent.
@@ -125,6 +129,7 @@ impl Default for EngineConfig {
             query_timeout_secs: default_query_timeout(),
             connect_timeout_secs: default_connect_timeout(),
             passthrough: true,
+            pushdown: true,
             memory_limit: None,
             spill_dir: None,
         }

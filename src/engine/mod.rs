@@ -157,6 +157,7 @@ impl Engine {
     /// their error; queries that touch them fail with that error.
     pub async fn open(config: &Config, options: &EngineOptions) -> Result<Engine, EngineError> {
         let (default_catalog, default_schema) = default_namespace(config, options);
+        let pushdown = config.engine.pushdown;
         let threads = config
             .engine
             .threads
@@ -204,7 +205,11 @@ impl Engine {
             .with_config(session_config)
             .with_runtime_env(Arc::clone(&runtime))
             .with_default_features()
-            .with_optimizer_rules(optimizer_rules())
+            .with_optimizer_rules(if pushdown {
+                optimizer_rules()
+            } else {
+                datafusion::optimizer::Optimizer::new().rules
+            })
             .with_query_planner(Arc::new(datafusion_federation::FederatedQueryPlanner::new()))
             .build();
         let ctx = SessionContext::new_with_state(state);
@@ -225,6 +230,7 @@ impl Engine {
                     connect_timeout,
                     query_timeout,
                     threads.max(1),
+                    pushdown,
                 )
                 .await;
                 match &r {
@@ -252,7 +258,7 @@ impl Engine {
             default_catalog,
             default_schema,
             postgres: HashMap::new(),
-            passthrough: config.engine.passthrough,
+            passthrough: config.engine.passthrough && pushdown,
         };
         for ((name, source), result) in selected.into_iter().zip(opened) {
             let mut status = SourceStatus {
@@ -772,6 +778,7 @@ async fn open_source(
     connect_timeout: Duration,
     query_timeout: Duration,
     partitions: usize,
+    pushdown: bool,
 ) -> Result<Opened, String> {
     match source {
         SourceConfig::Postgres(pg) => {
@@ -794,6 +801,7 @@ async fn open_source(
                             pool: Arc::clone(&pool),
                         },
                         partitions,
+                        pushdown,
                     },
                     dyn_pool,
                     Some(listed),

@@ -52,6 +52,8 @@ pub(super) struct PgTable {
     /// What each column is selected as: its quoted name, or `name::text`.
     select: Vec<String>,
     partitions: usize,
+    /// Off: no filter or limit is sent (see `[engine] pushdown`).
+    pushdown: bool,
     /// The primary key, so DataFusion knows what Postgres knows: grouping by the key
     /// determines the table's other columns.
     constraints: Option<Constraints>,
@@ -63,6 +65,7 @@ impl PgTable {
         pg_schema: &str,
         table: &str,
         partitions: usize,
+        pushdown: bool,
     ) -> Result<PgTable, String> {
         let sql = format!("SELECT * FROM {}.{}", quote(pg_schema), quote(table));
         let columns = describe(&source, &sql).await.map_err(|e| e.message)?;
@@ -90,6 +93,7 @@ impl PgTable {
                 .map(|i| Constraints::new_unverified(vec![Constraint::PrimaryKey(i)]))
         });
         Ok(PgTable {
+            pushdown,
             constraints,
             source,
             pg_schema: pg_schema.to_string(),
@@ -246,7 +250,7 @@ impl TableProvider for PgTable {
         Ok(filters
             .iter()
             .map(|f| {
-                if self.pushable(f).is_some() {
+                if self.pushdown && self.pushable(f).is_some() {
                     TableProviderFilterPushDown::Exact
                 } else {
                     TableProviderFilterPushDown::Unsupported
@@ -262,6 +266,7 @@ impl TableProvider for PgTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let limit = if self.pushdown { limit } else { None };
         let indices: Vec<usize> = match projection {
             Some(p) => p.clone(),
             None => (0..self.kinds.len()).collect(),

@@ -31,6 +31,7 @@ pub enum RemoteKind {
     Postgres {
         source: super::pgread::PgSource,
         partitions: usize,
+        pushdown: bool,
     },
     /// Conservative pushdown (see `engine::sqlite`). `uri` is the read-only `file:` URI.
     Sqlite { uri: String },
@@ -131,11 +132,21 @@ impl<T: 'static, P: 'static> SchemaProvider for RemoteSchema<T, P> {
             DataFusionError::External(format!("{}.{}.{name}: {e}", self.source, self.schema).into())
         };
         let provider: Arc<dyn TableProvider> = match &self.kind {
-            RemoteKind::Postgres { source, partitions } => {
+            RemoteKind::Postgres {
+                source,
+                partitions,
+                pushdown,
+            } => {
                 let table = Arc::new(
-                    super::pgtable::PgTable::open(source.clone(), &self.schema, name, *partitions)
-                        .await
-                        .map_err(external)?,
+                    super::pgtable::PgTable::open(
+                        source.clone(),
+                        &self.schema,
+                        name,
+                        *partitions,
+                        *pushdown,
+                    )
+                    .await
+                    .map_err(external)?,
                 );
                 // Federated whole where a query joins or aggregates within this source; plain
                 // scans (the other side of a cross-source join) go through `PgTable`.
