@@ -426,6 +426,7 @@ impl Engine {
         let started = std::time::Instant::now();
         let mut statement = statement.clone();
         pgfuncs::alias_function_columns(&mut statement);
+        pgfuncs::rewrite_similar_to(&mut statement);
         let logical = state
             .statement_to_plan(DfStatement::Statement(Box::new(statement)))
             .instrument(tracing::debug_span!("logical_plan"))

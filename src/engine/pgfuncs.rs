@@ -103,6 +103,91 @@ pub(super) fn postgres_names(statement: &mut Statement) {
     let _ = statement.visit(&mut V);
 }
 
+/// `x [NOT] SIMILAR TO 'pattern'` → `x [!]~ '^(?:regex)$'`, translated as Postgres does
+/// (`similar_escape`): `%` → `.*`, `_` → `.`, the escape character quotes the next one, `.`, `^`,
+/// `$` and `\` are literal, bracket expressions pass through. DataFusion would otherwise take
+/// the pattern for a regular expression (`'SKU-000[1-4]%'` matched nothing in our corpus).
+pub(super) fn rewrite_similar_to(statement: &mut Statement) {
+    use datafusion::sql::sqlparser::ast::{BinaryOperator, Expr as A, Value};
+    struct V;
+    impl VisitorMut for V {
+        type Break = ();
+        fn post_visit_expr(&mut self, e: &mut A) -> ControlFlow<()> {
+            if let A::SimilarTo {
+                negated,
+                expr,
+                pattern,
+                escape_char,
+            } = e
+                && let A::Value(p) = pattern.as_ref()
+                && let Value::SingleQuotedString(text) = &p.value
+            {
+                let escape = match escape_char.as_ref().map(|v| &v.value) {
+                    None => Some('\\'),
+                    Some(Value::SingleQuotedString(s)) if s.is_empty() => None,
+                    Some(Value::SingleQuotedString(s)) if s.chars().count() == 1 => {
+                        s.chars().next()
+                    }
+                    _ => return ControlFlow::Continue(()),
+                };
+                let regex = similar_to_regex(text, escape);
+                *e = A::BinaryOp {
+                    left: expr.clone(),
+                    op: if *negated {
+                        BinaryOperator::PGRegexNotMatch
+                    } else {
+                        BinaryOperator::PGRegexMatch
+                    },
+                    right: Box::new(A::Value(Value::SingleQuotedString(regex).into())),
+                };
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = statement.visit(&mut V);
+}
+
+pub(crate) fn similar_to_regex(pattern: &str, escape: Option<char>) -> String {
+    let mut out = String::from("^(?:");
+    let mut chars = pattern.chars();
+    let mut in_bracket = false;
+    while let Some(c) = chars.next() {
+        if Some(c) == escape {
+            if let Some(n) = chars.next() {
+                if n.is_alphanumeric() {
+                    out.push(n);
+                } else {
+                    out.push('\\');
+                    out.push(n);
+                }
+            }
+            continue;
+        }
+        if in_bracket {
+            if c == ']' {
+                in_bracket = false;
+            }
+            out.push(c);
+            continue;
+        }
+        match c {
+            '[' => {
+                in_bracket = true;
+                out.push(c);
+            }
+            '%' => out.push_str(".*"),
+            '_' => out.push('.'),
+            '.' | '^' | '$' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out.push_str(")$");
+    out
+}
+
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct Age {
     signature: Signature,
@@ -299,6 +384,19 @@ mod tests {
 
     fn ts(s: &str) -> NaiveDateTime {
         NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap()
+    }
+
+    #[test]
+    fn similar_to_becomes_an_anchored_regex() {
+        assert_eq!(
+            similar_to_regex("SKU-000[1-4]%", Some('\\')),
+            "^(?:SKU-000[1-4].*)$"
+        );
+        assert_eq!(
+            similar_to_regex("a_b.c|d%", Some('\\')),
+            "^(?:a.b\\.c|d.*)$"
+        );
+        assert_eq!(similar_to_regex("100\\%", Some('\\')), "^(?:100\\%)$");
     }
 
     /// Expected values from PostgreSQL 15: `SELECT age(a, b)`.
