@@ -37,6 +37,11 @@ pub(super) fn register(ctx: &SessionContext) {
     if let Ok(signum) = ctx.udf("signum") {
         ctx.register_udf(signum.as_ref().clone().with_aliases(["sign"]));
     }
+    for name in ["to_char", "to_date", "to_timestamp"] {
+        if let Ok(inner) = ctx.udf(name) {
+            ctx.register_udf(ScalarUDF::new_from_impl(PgFormatted { inner }));
+        }
+    }
     if let Ok(var) = ctx.udaf("var_samp") {
         ctx.register_udaf(var.as_ref().clone().with_aliases(["variance"]));
     }
@@ -186,6 +191,95 @@ pub(crate) fn similar_to_regex(pattern: &str, escape: Option<char>) -> String {
     }
     out.push_str(")$");
     out
+}
+
+/// Postgres template patterns (`YYYY-MM-DD HH24:MI`) as chrono formats, for DataFusion's
+/// `to_char`/`to_date`/`to_timestamp`, which take chrono's. A pattern element with no chrono
+/// equivalent is an error rather than text copied through (DataFusion printed
+/// `YYYY-MM-DD HH24:MI` back verbatim).
+pub(crate) fn postgres_format(pattern: &str) -> Result<String, String> {
+    // Longest first, so HH24 wins over HH and YYYY over YY.
+    const MAP: &[(&str, &str)] = &[
+        ("FMMonth", "%B"),
+        ("FMDay", "%A"),
+        ("HH24", "%H"),
+        ("HH12", "%I"),
+        ("IYYY", "%G"),
+        ("YYYY", "%Y"),
+        ("DDD", "%j"),
+        ("Mon", "%b"),
+        ("Dy", "%a"),
+        ("YY", "%y"),
+        ("MM", "%m"),
+        ("DD", "%d"),
+        ("HH", "%I"),
+        ("MI", "%M"),
+        ("SS", "%S"),
+        ("MS", "%3f"),
+        ("US", "%6f"),
+        ("IW", "%V"),
+        ("AM", "%p"),
+        ("PM", "%p"),
+        ("TZ", "%Z"),
+    ];
+    let mut out = String::new();
+    let mut rest = pattern;
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix('"') {
+            let end = r
+                .find('"')
+                .ok_or("unterminated quoted text in the format")?;
+            out.push_str(&r[..end].replace('%', "%%"));
+            rest = &r[end + 1..];
+            continue;
+        }
+        if let Some((p, c)) = MAP.iter().find(|(p, _)| rest.starts_with(p)) {
+            out.push_str(c);
+            rest = &rest[p.len()..];
+            continue;
+        }
+        let c = rest.chars().next().expect("non-empty");
+        if c.is_ascii_alphabetic() {
+            return Err(format!(
+                "format element at '{rest}' is not supported when Skipper evaluates this itself"
+            ));
+        }
+        if c == '%' {
+            out.push_str("%%");
+        } else {
+            out.push(c);
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    Ok(out)
+}
+
+/// DataFusion's formatting functions, taking Postgres template patterns.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct PgFormatted {
+    inner: Arc<ScalarUDF>,
+}
+
+impl ScalarUDFImpl for PgFormatted {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn signature(&self) -> &Signature {
+        self.inner.signature()
+    }
+    fn return_type(&self, args: &[DataType]) -> DfResult<DataType> {
+        self.inner.return_type(args)
+    }
+    fn invoke_with_args(&self, mut args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        for a in args.args.iter_mut().skip(1) {
+            if let ColumnarValue::Scalar(ScalarValue::Utf8(Some(f))) = a {
+                let translated = postgres_format(f)
+                    .map_err(|e| DataFusionError::Execution(format!("{}: {e}", self.name())))?;
+                *a = ColumnarValue::Scalar(ScalarValue::Utf8(Some(translated)));
+            }
+        }
+        self.inner.invoke_with_args(args)
+    }
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -384,6 +478,17 @@ mod tests {
 
     fn ts(s: &str) -> NaiveDateTime {
         NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap()
+    }
+
+    #[test]
+    fn postgres_formats_become_chrono_formats() {
+        assert_eq!(
+            postgres_format("YYYY-MM-DD HH24:MI").unwrap(),
+            "%Y-%m-%d %H:%M"
+        );
+        assert_eq!(postgres_format("Mon DD, YYYY").unwrap(), "%b %d, %Y");
+        assert_eq!(postgres_format("IYYY-\"W\"IW").unwrap(), "%G-W%V");
+        assert!(postgres_format("Q").is_err());
     }
 
     #[test]
