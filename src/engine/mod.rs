@@ -212,6 +212,8 @@ impl Engine {
             })
             .with_query_planner(Arc::new(datafusion_federation::FederatedQueryPlanner::new()))
             .build();
+        let mut state = state;
+        state.add_analyzer_rule(Arc::new(pgfuncs::RoundingIntCasts));
         let ctx = SessionContext::new_with_state(state);
         pgfuncs::register(&ctx);
 

@@ -282,6 +282,71 @@ impl ScalarUDFImpl for PgFormatted {
     }
 }
 
+/// Casting a numeric or float to an integer rounds in Postgres (`124.99::int` = 125; floats to
+/// the nearest, numerics half away from zero) where DataFusion truncates (124): this analyzer
+/// rule, run after type coercion, rounds first. Federated SQL then reads `CAST(round(x) AS
+/// INTEGER)`, which Postgres evaluates to the same value.
+#[derive(Debug)]
+pub(super) struct RoundingIntCasts;
+
+impl datafusion::optimizer::AnalyzerRule for RoundingIntCasts {
+    fn name(&self) -> &str {
+        "skipper_rounding_int_casts"
+    }
+
+    fn analyze(
+        &self,
+        plan: datafusion::logical_expr::LogicalPlan,
+        _config: &datafusion::config::ConfigOptions,
+    ) -> DfResult<datafusion::logical_expr::LogicalPlan> {
+        use datafusion::common::tree_node::{Transformed, TreeNode};
+        use datafusion::logical_expr::{ExprSchemable, LogicalPlan};
+        plan.transform_up_with_subqueries(|node: LogicalPlan| {
+            let inputs = node.inputs();
+            let mut schema = datafusion::common::DFSchema::empty();
+            for i in &inputs {
+                schema.merge(i.schema());
+            }
+            if inputs.is_empty() {
+                return Ok(Transformed::no(node));
+            }
+            node.map_expressions(|e| {
+                e.transform_up(|x| {
+                    let Expr::Cast(c) = &x else {
+                        return Ok(Transformed::no(x));
+                    };
+                    let to_int = matches!(
+                        c.field.data_type(),
+                        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64
+                    );
+                    let from = c.expr.get_type(&schema).ok();
+                    let fractional = matches!(
+                        from,
+                        Some(
+                            DataType::Decimal128(_, _)
+                                | DataType::Decimal256(_, _)
+                                | DataType::Float32
+                                | DataType::Float64
+                        )
+                    );
+                    if !(to_int && fractional) {
+                        return Ok(Transformed::no(x));
+                    }
+                    let rounded =
+                        datafusion::functions::math::expr_fn::round(vec![c.expr.as_ref().clone()]);
+                    Ok(Transformed::yes(Expr::Cast(
+                        datafusion::logical_expr::expr::Cast::new_from_field(
+                            Box::new(rounded),
+                            Arc::clone(&c.field),
+                        ),
+                    )))
+                })
+            })
+        })
+        .map(|t| t.data)
+    }
+}
+
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct Age {
     signature: Signature,
