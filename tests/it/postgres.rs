@@ -505,3 +505,131 @@ fn postgres_types_come_out_exact() {
     let v = sql_json(home.path(), "SELECT sum(amount) AS s FROM money");
     assert_eq!(v["rows"][0]["s"], "12345678901234.5677", "{v}");
 }
+
+/// Single-source queries run whole in Postgres: Postgres-only SQL works, the pinned clock holds,
+/// Postgres's errors come back as plan errors (exit 2), unreadable types name the column and
+/// the cast to use, and results stream as Arrow IPC.
+#[test]
+fn passthrough_answers_with_postgres_itself() {
+    let Some(pg) = Pg::start() else { return };
+    pg.psql(
+        "billing",
+        "CREATE SCHEMA shop;
+         CREATE TABLE shop.items (id int PRIMARY KEY, price numeric(10,2), at time, tags int[]);
+         INSERT INTO shop.items VALUES (1, 10.00, '09:30', '{1,2}'), (2, 5.25, NULL, NULL),
+           (3, 7.00, '23:59:59.5', '{}')",
+    );
+    let home = home_with_config(&format!(
+        "[sources.pg]\nkind = \"postgres\"\nurl = \"{}\"\n",
+        pg.url("billing")
+    ));
+    // Postgres-only syntax and functions; AVG keeps every digit Postgres computed.
+    let v = sql_json(
+        home.path(),
+        "SELECT avg(price) AS mean, percentile_cont(0.5) WITHIN GROUP (ORDER BY price) AS median, \
+         to_char(DATE '2025-03-04', 'Mon DD') AS day, max(at) AS latest FROM pg.shop.items",
+    );
+    assert_eq!(
+        v["rows"],
+        serde_json::json!([{"mean": "7.4166666666666667", "median": 7.0,
+                            "day": "Mar 04", "latest": "23:59:59.5"}]),
+        "{v}"
+    );
+    assert_eq!(v["columns"][0]["type"], "Numeric", "{v}");
+    // The whole statement is what Postgres receives.
+    let r = run(skipper(home.path()).args([
+        "sql",
+        "--explain",
+        "--format",
+        "json",
+        "SELECT count(*) FROM shop.items i WHERE i.id > 1",
+    ]));
+    let x: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        x["remote"],
+        serde_json::json!([{"source": "pg", "sql": "SELECT count(*) FROM shop.items i WHERE i.id > 1"}]),
+        "{r:?}"
+    );
+    // A pinned clock holds inside Postgres too.
+    let r = run(skipper(home.path()).args([
+        "--now",
+        "2025-01-02T03:04:05Z",
+        "sql",
+        "--format",
+        "csv",
+        "SELECT now(), current_date, count(*) AS n FROM shop.items",
+    ]));
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, "now,current_date,n\n2025-01-02T03:04:05Z,2025-01-02,3\n"),
+        "{r:?}"
+    );
+    // Postgres's own error, as a plan error.
+    let r = run(skipper(home.path()).args(["sql", "SELECT nope FROM shop.items"]));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("error: pg: column \"nope\" does not exist"),
+        "{r:?}"
+    );
+    // A type with no Arrow form: named, with the cast that reads it.
+    let r = run(skipper(home.path()).args(["sql", "SELECT id, tags FROM shop.items"]));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("column 'tags'"), "{r:?}");
+    assert!(r.stderr.contains("hint: cast it"), "{r:?}");
+    let v = sql_json(
+        home.path(),
+        "SELECT id, tags::text AS tags FROM shop.items ORDER BY id",
+    );
+    assert_eq!(v["rows"][0]["tags"], "{1,2}", "{v}");
+    // Arrow IPC stream: the continuation marker, then a schema message.
+    let out = skipper(home.path())
+        .args([
+            "sql",
+            "--format",
+            "arrow",
+            "SELECT id, price, at FROM shop.items WHERE id < 3",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(&out.stdout[..4], &[0xff, 0xff, 0xff, 0xff]);
+    assert!(out.stdout.len() > 200);
+}
+
+/// With `pushdown = false` Postgres receives only `SELECT columns FROM t`; with it on (the
+/// default), the filter and limit.
+#[test]
+fn pushdown_can_be_switched_off_for_measuring() {
+    let Some(pg) = Pg::start() else { return };
+    pg.psql(
+        "billing",
+        "CREATE TABLE t AS SELECT i AS id, i % 7 AS k FROM generate_series(1, 1000) i",
+    );
+    let explain = |extra: &str| {
+        let home = home_with_config(&format!(
+            "[engine]\n{extra}\n[sources.pg]\nkind = \"postgres\"\nurl = \"{}\"\n[sources.f]\nkind = \"csv\"\npath = \"f\"\n",
+            pg.url("billing")
+        ));
+        std::fs::create_dir_all(home.path().join("f")).unwrap();
+        std::fs::write(home.path().join("f/k.csv"), "k,name\n1,one\n2,two\n").unwrap();
+        let q = "SELECT f.name, count(*) AS n FROM pg.public.t JOIN f.main.k f ON f.k = t.k WHERE t.id < 100 GROUP BY f.name";
+        let r = run(skipper(home.path()).args(["sql", "--explain", "--format", "json", q]));
+        let x: Value = serde_json::from_str(&r.stdout).unwrap();
+        let r2 =
+            run(skipper(home.path()).args(["sql", "--format", "csv", &format!("{q} ORDER BY 1")]));
+        (
+            x["remote"][0]["sql"].as_str().unwrap().to_string(),
+            r2.stdout,
+        )
+    };
+    let (on, a) = explain("");
+    let (off, b) = explain("pushdown = false");
+    assert_eq!(
+        on,
+        "SELECT \"k\" FROM \"public\".\"t\" WHERE ((\"id\" < 100))"
+    );
+    assert_eq!(off, "SELECT \"id\", \"k\" FROM \"public\".\"t\"");
+    assert_eq!(a, b);
+    assert_eq!(a, "name,n\none,15\ntwo,14\n");
+}
