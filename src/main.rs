@@ -4,6 +4,11 @@
 use clap::Parser;
 use std::process::ExitCode;
 
+/// mimalloc, as DataFusion's CLI and Python bindings use: DataFusion allocates many short-lived
+/// buffers, and glibc's malloc was measurably slower on TPC-H here (see README, benchmarks).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = skipper::cli::Cli::parse();
     skipper::app::init_tracing(cli.global.verbose);

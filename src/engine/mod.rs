@@ -166,7 +166,19 @@ impl Engine {
             .with_information_schema(true)
             .with_target_partitions(threads.max(1))
             .with_default_catalog_and_schema(&default_catalog, &default_schema)
-            .with_create_default_catalog_and_schema(true);
+            .with_create_default_catalog_and_schema(true)
+            // Tuned for small machines (2 cores; see benches/peers/tpch.py and the README):
+            // larger batches amortise per-batch work, and joins whose build side is small enough
+            // (32 MiB / 1M rows) build it once instead of repartitioning both sides.
+            .with_batch_size(16_384)
+            .set_usize(
+                "datafusion.optimizer.hash_join_single_partition_threshold",
+                32 << 20,
+            )
+            .set_usize(
+                "datafusion.optimizer.hash_join_single_partition_threshold_rows",
+                1 << 20,
+            );
         let mut builder = RuntimeEnvBuilder::new();
         let mut session_config = session_config;
         if let Some(limit) = &config.engine.memory_limit {
