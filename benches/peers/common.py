@@ -76,7 +76,7 @@ def geomean(xs):
 
 def print_table(title, engines, queries, best, errors, base="skipper"):
     others = [e for e in engines if e != base]
-    head = f"{'query':<10}" + "".join(f"{e + ' s':>16}" for e in engines)
+    head = f"{'query':<10}" + "".join(f"{e + ' s':>18}" for e in engines)
     head += "".join(f"{base + '/' + o:>24}" for o in others)
     print(f"\n## {title}\n")
     print(head)
@@ -85,7 +85,7 @@ def print_table(title, engines, queries, best, errors, base="skipper"):
         row = f"{qid:<10}"
         for e in engines:
             v = best.get((e, qid))
-            row += f"{('%.3f' % v) if v is not None else 'error':>16}"
+            row += f"{('%.3f' % v) if v is not None else 'error':>18}"
         for o in others:
             a, b = best.get((base, qid)), best.get((o, qid))
             if a is not None and b:
@@ -94,11 +94,11 @@ def print_table(title, engines, queries, best, errors, base="skipper"):
             else:
                 row += f"{'-':>24}"
         print(row)
-    line = f"{'geomean':<10}" + " " * (16 * len(engines))
+    line = f"{'geomean':<10}" + " " * (18 * len(engines))
     for o in others:
         line += f"{geomean(ratios[o]):>24.2f}"
     print(line)
-    line = f"{'max':<10}" + " " * (16 * len(engines))
+    line = f"{'max':<10}" + " " * (18 * len(engines))
     for o in others:
         line += f"{(max(ratios[o]) if ratios[o] else float('nan')):>24.2f}"
     print(line)

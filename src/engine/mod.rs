@@ -150,6 +150,8 @@ pub struct Engine {
     /// Postgres sources that opened, by name, for whole-query passthrough.
     postgres: HashMap<String, passthrough::PgSource>,
     passthrough: bool,
+    /// DataFusion target partitions; also how many ranges a large Postgres read is split into.
+    partitions: usize,
 }
 
 impl Engine {
@@ -273,6 +275,7 @@ impl Engine {
             default_schema,
             postgres: HashMap::new(),
             passthrough: config.engine.passthrough && pushdown,
+            partitions: threads.max(1),
         };
         for ((name, source), result) in selected.into_iter().zip(opened) {
             let mut status = SourceStatus {
@@ -363,9 +366,13 @@ impl Engine {
             state.execution_props_mut().query_execution_start_time = Some(now);
         }
         if let Some(source) = self.passthrough_target(statement) {
-            let sql = passthrough::rewrite(statement, &self.default_schema, self.clock.pinned());
+            let rewritten = passthrough::rewrite_statement(
+                statement,
+                &self.default_schema,
+                self.clock.pinned(),
+            );
             let started = std::time::Instant::now();
-            let planned = passthrough::plan(&source, sql)
+            let planned = passthrough::plan(&source, rewritten.to_string())
                 .instrument(tracing::debug_span!("postgres_prepare", source = %source.name))
                 .await;
             tracing::debug!(
@@ -374,6 +381,19 @@ impl Engine {
             );
             match planned {
                 Ok(exec) => {
+                    // A large table read row by row: ctid ranges over parallel connections.
+                    let mut exec = exec;
+                    if self.partitions > 1
+                        && let Some((schema, table)) = passthrough::row_local_table(&rewritten)
+                        && let Some(pages) = pgtable::relation_pages(&source, &schema, &table).await
+                        && pages >= pgtable::RANGE_MIN_PAGES
+                        && let Some(parts) = passthrough::split(
+                            &rewritten,
+                            &pgtable::ctid_ranges(pages, self.partitions),
+                        )
+                    {
+                        exec = exec.with_parts(parts);
+                    }
                     let physical: Arc<dyn ExecutionPlan> = Arc::new(exec);
                     let schema = physical.schema();
                     return Ok(Planned {

@@ -235,11 +235,21 @@ impl VisitorMut for PinClock {
 }
 
 /// The SQL Postgres receives for `statement`.
+#[cfg(test)]
 pub(super) fn rewrite(
     statement: &Statement,
     default_schema: &str,
     pinned: Option<chrono::DateTime<chrono::Utc>>,
 ) -> String {
+    rewrite_statement(statement, default_schema, pinned).to_string()
+}
+
+/// The statement Postgres receives: table names as Postgres knows them, the clock pinned.
+pub(super) fn rewrite_statement(
+    statement: &Statement,
+    default_schema: &str,
+    pinned: Option<chrono::DateTime<chrono::Utc>>,
+) -> Statement {
     let mut ctes = Ctes(HashSet::new());
     let _ = statement.visit(&mut ctes);
     let mut s = statement.clone();
@@ -253,7 +263,113 @@ pub(super) fn rewrite(
     if let Some(now) = pinned {
         let _ = VisitMut::visit(&mut s, &mut PinClock { now });
     }
-    s.to_string()
+    s
+}
+
+/// For a row-local query — `SELECT columns or simple expressions FROM one table WHERE simple
+/// conditions`, nothing that looks across rows (no aggregate, window, DISTINCT, ORDER BY, LIMIT,
+/// subquery or function call) — the table's `(schema, name)`: such a query may be split into
+/// ctid ranges read in parallel and still return exactly its rows.
+pub(super) fn row_local_table(statement: &Statement) -> Option<(String, String)> {
+    use datafusion::sql::sqlparser::ast::{GroupByExpr, SelectItem as S};
+    let Statement::Query(q) = statement else {
+        return None;
+    };
+    if q.with.is_some() || q.order_by.is_some() || q.limit_clause.is_some() || q.fetch.is_some() {
+        return None;
+    }
+    let SetExpr::Select(s) = q.body.as_ref() else {
+        return None;
+    };
+    let plain_group =
+        matches!(&s.group_by, GroupByExpr::Expressions(v, m) if v.is_empty() && m.is_empty());
+    if s.distinct.is_some()
+        || !plain_group
+        || s.having.is_some()
+        || s.qualify.is_some()
+        || !s.named_window.is_empty()
+        || s.into.is_some()
+        || s.top.is_some()
+        || s.from.len() != 1
+        || !s.from[0].joins.is_empty()
+    {
+        return None;
+    }
+    let TableFactor::Table {
+        name, args: None, ..
+    } = &s.from[0].relation
+    else {
+        return None;
+    };
+    let simple = s.projection.iter().all(|p| match p {
+        S::Wildcard(_) | S::QualifiedWildcard(_, _) => true,
+        S::UnnamedExpr(e) | S::ExprWithAlias { expr: e, .. } => row_local(e),
+        _ => false,
+    }) && s.selection.as_ref().is_none_or(row_local);
+    let parts = idents(name)?;
+    match (simple, parts.as_slice()) {
+        (true, [schema, table]) => Some((norm(schema), norm(table))),
+        _ => None,
+    }
+}
+
+fn row_local(e: &Expr) -> bool {
+    match e {
+        Expr::Identifier(_) | Expr::CompoundIdentifier(_) | Expr::Value(_) => true,
+        Expr::Nested(x)
+        | Expr::UnaryOp { expr: x, .. }
+        | Expr::IsNull(x)
+        | Expr::IsNotNull(x)
+        | Expr::IsTrue(x)
+        | Expr::IsFalse(x)
+        | Expr::Cast { expr: x, .. } => row_local(x),
+        Expr::BinaryOp { left, right, .. } => row_local(left) && row_local(right),
+        Expr::InList { expr, list, .. } => row_local(expr) && list.iter().all(row_local),
+        Expr::Between {
+            expr, low, high, ..
+        } => row_local(expr) && row_local(low) && row_local(high),
+        Expr::Like { expr, pattern, .. } | Expr::ILike { expr, pattern, .. } => {
+            row_local(expr) && row_local(pattern)
+        }
+        _ => false,
+    }
+}
+
+/// The statement restricted to each of `ranges` (conditions on ctid), as SQL.
+pub(super) fn split(statement: &Statement, ranges: &[String]) -> Option<Vec<String>> {
+    let Statement::Query(q) = statement else {
+        return None;
+    };
+    let SetExpr::Select(_) = q.body.as_ref() else {
+        return None;
+    };
+    ranges
+        .iter()
+        .map(|r| {
+            let cond = datafusion::sql::sqlparser::parser::Parser::new(
+                &datafusion::sql::sqlparser::dialect::PostgreSqlDialect {},
+            )
+            .try_with_sql(r)
+            .and_then(|mut p| p.parse_expr())
+            .ok()?;
+            let mut s = statement.clone();
+            let Statement::Query(q) = &mut s else {
+                return None;
+            };
+            let SetExpr::Select(sel) = q.body.as_mut() else {
+                return None;
+            };
+            sel.selection = Some(match sel.selection.take() {
+                Some(w) => Expr::BinaryOp {
+                    left: Box::new(Expr::Nested(Box::new(w))),
+                    op: datafusion::sql::sqlparser::ast::BinaryOperator::And,
+                    right: Box::new(cond),
+                },
+                None => cond,
+            });
+            Some(s.to_string())
+        })
+        .collect()
 }
 
 /// Why Postgres refused to prepare a query.
@@ -328,6 +444,34 @@ mod tests {
         assert_eq!(
             rewrite(&s, "public", None),
             "WITH r AS (SELECT 1 AS x) SELECT * FROM sales.orders, r, \"public\".customers"
+        );
+    }
+
+    #[test]
+    fn only_row_local_single_table_queries_split() {
+        let t = |sql: &str| row_local_table(&stmt(sql));
+        assert_eq!(
+            t("SELECT * FROM s.t WHERE a > 1 AND b IN ('x', 'y')"),
+            Some(("s".into(), "t".into()))
+        );
+        assert_eq!(
+            t("SELECT a, b::text AS c FROM s.t"),
+            Some(("s".into(), "t".into()))
+        );
+        assert_eq!(t("SELECT count(*) FROM s.t"), None);
+        assert_eq!(t("SELECT * FROM s.t ORDER BY a"), None);
+        assert_eq!(t("SELECT * FROM s.t LIMIT 5"), None);
+        assert_eq!(t("SELECT DISTINCT a FROM s.t"), None);
+        assert_eq!(t("SELECT random() FROM s.t"), None);
+        assert_eq!(t("SELECT * FROM s.t JOIN s.u ON true"), None);
+        let parts = split(
+            &stmt("SELECT * FROM s.t WHERE a > 1"),
+            &["ctid < '(5,0)'::tid".into()],
+        )
+        .unwrap();
+        assert_eq!(
+            parts,
+            ["SELECT * FROM s.t WHERE (a > 1) AND ctid < '(5,0)'::tid"]
         );
     }
 

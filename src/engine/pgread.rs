@@ -130,6 +130,11 @@ impl PgQueryExec {
         &self.source.name
     }
 
+    /// The same read, split into several statements run in parallel.
+    pub(super) fn with_parts(self, parts: Vec<String>) -> Self {
+        PgQueryExec::new(self.source, parts, self.kinds, self.schema)
+    }
+
     /// The SQL sent (the first partition's, when split into ranges).
     pub fn sql(&self) -> &str {
         self.parts.first().map(String::as_str).unwrap_or_default()

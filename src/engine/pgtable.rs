@@ -134,18 +134,47 @@ impl PgTable {
     }
 
     async fn pages(&self) -> Option<i64> {
-        let conn = self.source.pool.connect_direct().await.ok()?;
-        let row = conn
-            .conn
-            .query_opt(
-                "SELECT c.relpages::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-                 WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind = 'r'",
-                &[&self.pg_schema, &self.table],
-            )
-            .await
-            .ok()??;
-        row.try_get::<_, i64>(0).ok()
+        relation_pages(&self.source, &self.pg_schema, &self.table).await
     }
+}
+
+/// An ordinary table's size in 8 KiB pages, as of its last VACUUM/ANALYZE.
+pub(super) async fn relation_pages(source: &PgSource, pg_schema: &str, table: &str) -> Option<i64> {
+    let conn = source.pool.connect_direct().await.ok()?;
+    let row = conn
+        .conn
+        .query_opt(
+            "SELECT c.relpages::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind = 'r'",
+            &[&pg_schema, &table],
+        )
+        .await
+        .ok()??;
+    row.try_get::<_, i64>(0).ok()
+}
+
+/// `n` ctid conditions covering a table of `pages` pages; the last is open-ended, so pages
+/// added since the statistics were taken are read too.
+pub(super) fn ctid_ranges(pages: i64, n: usize) -> Vec<String> {
+    let n = n.max(1) as i64;
+    (0..n)
+        .map(|i| {
+            let lo = pages * i / n;
+            let hi = pages * (i + 1) / n;
+            let mut c = Vec::new();
+            if i > 0 {
+                c.push(format!("ctid >= '({lo},0)'::tid"));
+            }
+            if i < n - 1 {
+                c.push(format!("ctid < '({hi},0)'::tid"));
+            }
+            if c.is_empty() {
+                "true".to_string()
+            } else {
+                c.join(" AND ")
+            }
+        })
+        .collect()
 }
 
 /// The primary key's column names, if the relation has one.
@@ -301,20 +330,9 @@ impl TableProvider for PgTable {
         if limit.is_none() && self.partitions > 1 {
             let pages = self.pages().await.unwrap_or(0);
             if pages >= RANGE_MIN_PAGES {
-                let n = self.partitions as i64;
-                parts = (0..n)
-                    .map(|i| {
-                        let lo = pages * i / n;
-                        let hi = pages * (i + 1) / n;
-                        let mut c = Vec::new();
-                        if i > 0 {
-                            c.push(format!("ctid >= '({lo},0)'::tid"));
-                        }
-                        if i < n - 1 {
-                            c.push(format!("ctid < '({hi},0)'::tid"));
-                        }
-                        with(Some(c.join(" AND ")))
-                    })
+                parts = ctid_ranges(pages, self.partitions)
+                    .into_iter()
+                    .map(|c| with(Some(c)))
                     .collect();
             }
         }
