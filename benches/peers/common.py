@@ -151,7 +151,9 @@ class Postgres:
     def psql(self, sql, db="postgres"):
         r = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
                             "-d", db, "-v", "ON_ERROR_STOP=1", "-Atq", "-c", sql],
-                           check=True, capture_output=True, text=True)
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"psql: {r.stderr.strip()}")
         return r.stdout.strip()
 
     def stop(self):

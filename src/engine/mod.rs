@@ -818,7 +818,9 @@ async fn open_source(
     match source {
         SourceConfig::Postgres(pg) => {
             let settings = PgSettings::resolve(pg, &ProcessEnv)?;
+            let t = std::time::Instant::now();
             let pool = settings.open_pool(connect_timeout, query_timeout).await?;
+            tracing::debug!(ms = t.elapsed().as_millis() as u64, "postgres pool ready");
             let listed = tokio::time::timeout(query_timeout, postgres::list_relations(&pool))
                 .await
                 .map_err(|_| "listing tables timed out".to_string())?

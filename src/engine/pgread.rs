@@ -92,6 +92,26 @@ pub(super) async fn describe(
         .collect())
 }
 
+/// Postgres's planner's estimate of the rows `sql` returns (`EXPLAIN (FORMAT JSON)`).
+pub(super) async fn estimate_rows(source: &PgSource, sql: &str) -> Option<usize> {
+    let conn = source.pool.connect_direct().await.ok()?;
+    let messages = conn
+        .conn
+        .simple_query(&format!("EXPLAIN (FORMAT JSON) {sql}"))
+        .await
+        .ok()?;
+    let text = messages.iter().find_map(|m| match m {
+        tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+        _ => None,
+    })?;
+    let plan: serde_json::Value = serde_json::from_str(&text).ok()?;
+    plan.get(0)?
+        .get("Plan")?
+        .get("Plan Rows")?
+        .as_f64()
+        .map(|r| r as usize)
+}
+
 /// A leaf plan node: SQL run in one Postgres source, one statement per partition.
 pub struct PgQueryExec {
     source: PgSource,
@@ -102,6 +122,9 @@ pub struct PgQueryExec {
     /// The schema produced (decoded columns are cast to it where types differ).
     schema: SchemaRef,
     properties: Arc<PlanProperties>,
+    /// Postgres's own estimate of the rows (its planner's, from `EXPLAIN`), for DataFusion's
+    /// join ordering: with it, a filtered dimension becomes the build side of a join.
+    estimated_rows: Option<usize>,
 }
 
 impl PgQueryExec {
@@ -123,7 +146,13 @@ impl PgQueryExec {
             kinds,
             schema,
             properties,
+            estimated_rows: None,
         }
+    }
+
+    pub(super) fn with_estimate(mut self, rows: Option<usize>) -> Self {
+        self.estimated_rows = rows;
+        self
     }
 
     pub fn source(&self) -> &str {
@@ -132,7 +161,8 @@ impl PgQueryExec {
 
     /// The same read, split into several statements run in parallel.
     pub(super) fn with_parts(self, parts: Vec<String>) -> Self {
-        PgQueryExec::new(self.source, parts, self.kinds, self.schema)
+        let estimate = self.estimated_rows;
+        PgQueryExec::new(self.source, parts, self.kinds, self.schema).with_estimate(estimate)
     }
 
     /// The SQL sent (the first partition's, when split into ranges).
@@ -176,6 +206,21 @@ impl ExecutionPlan for PgQueryExec {
     }
     fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
         vec![]
+    }
+    fn statistics_from_inputs(
+        &self,
+        _input_stats: &[Arc<datafusion::common::Statistics>],
+        args: &datafusion::physical_plan::statistics::StatisticsArgs,
+    ) -> DfResult<Arc<datafusion::common::Statistics>> {
+        let mut stats = datafusion::common::Statistics::new_unknown(&self.schema);
+        if let Some(rows) = self.estimated_rows {
+            let rows = match args.partition() {
+                Some(_) => rows.div_ceil(self.parts.len().max(1)),
+                None => rows,
+            };
+            stats.num_rows = datafusion::common::stats::Precision::Inexact(rows);
+        }
+        Ok(Arc::new(stats))
     }
     fn with_new_children(
         self: Arc<Self>,

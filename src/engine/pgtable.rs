@@ -338,12 +338,11 @@ impl TableProvider for PgTable {
         }
         let schema = Arc::new(self.schema.project(&indices)?);
         let kinds = indices.iter().map(|i| self.kinds[*i]).collect();
-        Ok(Arc::new(PgQueryExec::new(
-            self.source.clone(),
-            parts,
-            Some(kinds),
-            schema,
-        )))
+        let estimate = super::pgread::estimate_rows(&self.source, &with(None)).await;
+        Ok(Arc::new(
+            PgQueryExec::new(self.source.clone(), parts, Some(kinds), schema)
+                .with_estimate(estimate),
+        ))
     }
 }
 
