@@ -53,9 +53,15 @@ def best_of(rounds, engines, queries):
     engine in turn. Returns {(engine, query_id): best seconds} (None when it failed)."""
     best = {}
     errors = {}
-    for _ in range(rounds):
+    names = list(engines)
+    for r in range(rounds):
+        # Rotate who goes first each round, and pause between runs, so no engine always
+        # follows the same neighbour (a peer's worker threads can still be winding down).
+        order = names[r % len(names):] + names[:r % len(names)]
         for qid, sql in queries:
-            for name, fn in engines.items():
+            for name in order:
+                fn = engines[name]
+                time.sleep(0.05)
                 if (name, qid) in errors:
                     continue
                 try:
