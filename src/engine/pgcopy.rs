@@ -131,13 +131,6 @@ impl PgKind {
             PgKind::Float8 => DataType::Float64,
             PgKind::Decimal { precision, scale } => DataType::Decimal128(precision, scale),
             PgKind::Money => DataType::Decimal128(38, 2),
-            PgKind::NumericText
-            | PgKind::Text
-            | PgKind::Bpchar
-            | PgKind::BpcharTrimmed
-            | PgKind::Char
-            | PgKind::Jsonb
-            | PgKind::Uuid => DataType::Utf8,
             PgKind::Bytea => DataType::Binary,
             PgKind::Date => DataType::Date32,
             // Nanoseconds, as DataFusion types TIME literals, so comparisons need no coercion.
@@ -145,6 +138,8 @@ impl PgKind {
             PgKind::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
             PgKind::Timestamptz => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
             PgKind::Interval => DataType::Interval(IntervalUnit::MonthDayNano),
+            // The text kinds: text, char(n), "char", jsonb, uuid, numeric without a scale.
+            _ => DataType::Utf8,
         }
     }
 
@@ -213,13 +208,6 @@ impl Builder {
                     s,
                 )
             }
-            PgKind::NumericText
-            | PgKind::Text
-            | PgKind::Bpchar
-            | PgKind::BpcharTrimmed
-            | PgKind::Char
-            | PgKind::Jsonb
-            | PgKind::Uuid => Builder::Str(StringBuilder::with_capacity(cap, cap * 16)),
             PgKind::Bytea => Builder::Bin(BinaryBuilder::with_capacity(cap, cap * 16)),
             PgKind::Date => Builder::Date(Date32Builder::with_capacity(cap)),
             PgKind::Time => Builder::Time(Time64NanosecondBuilder::with_capacity(cap)),
@@ -228,6 +216,7 @@ impl Builder {
                 Builder::Ts(TimestampMicrosecondBuilder::with_capacity(cap).with_timezone("UTC"))
             }
             PgKind::Interval => Builder::Iv(IntervalMonthDayNanoBuilder::with_capacity(cap)),
+            _ => Builder::Str(StringBuilder::with_capacity(cap, cap * 16)),
         }
     }
 

@@ -276,16 +276,9 @@ impl TableProvider for PgTable {
         &self,
         filters: &[&Expr],
     ) -> DfResult<Vec<TableProviderFilterPushDown>> {
-        Ok(filters
-            .iter()
-            .map(|f| {
-                if self.pushdown && self.pushable(f).is_some() {
-                    TableProviderFilterPushDown::Exact
-                } else {
-                    TableProviderFilterPushDown::Unsupported
-                }
-            })
-            .collect())
+        Ok(super::scan::exact_where(filters, |f| {
+            self.pushdown && self.pushable(f).is_some()
+        }))
     }
 
     async fn scan(

@@ -72,16 +72,9 @@ impl TableProvider for SourceTable {
             return self.inner.supports_filters_pushdown(filters);
         }
         let schema = self.schema();
-        Ok(filters
-            .iter()
-            .map(|f| {
-                if safe(f, &schema) == Some(Kind::Bool) {
-                    TableProviderFilterPushDown::Exact
-                } else {
-                    TableProviderFilterPushDown::Unsupported
-                }
-            })
-            .collect())
+        Ok(exact_where(filters, |f| {
+            safe(f, &schema) == Some(Kind::Bool)
+        }))
     }
 
     async fn scan(
@@ -111,6 +104,24 @@ impl TableProvider for SourceTable {
         }
         Ok(scan)
     }
+}
+
+/// Each filter `Exact` (the source evaluates it, DataFusion need not) where `pushed` says so,
+/// else `Unsupported`.
+pub(super) fn exact_where(
+    filters: &[&Expr],
+    pushed: impl Fn(&Expr) -> bool,
+) -> Vec<TableProviderFilterPushDown> {
+    filters
+        .iter()
+        .map(|f| {
+            if pushed(f) {
+                TableProviderFilterPushDown::Exact
+            } else {
+                TableProviderFilterPushDown::Unsupported
+            }
+        })
+        .collect()
 }
 
 /// The upstream scan, as a leaf that names its source and accepts no physical filter pushdown.

@@ -25,6 +25,11 @@ fn write_csv(dir: &Path, rows: u64) {
     w.flush().unwrap();
 }
 
+/// `skipper sql --format csv QUERY` in `home`.
+fn csv(home: &Path, query: &str) -> crate::harness::Run {
+    run(skipper(home).args(["sql", "--format", "csv", query]))
+}
+
 fn home(rows: u64, engine: &str) -> tempfile::TempDir {
     let home = home_with_config(&format!(
         "[engine]\n{engine}\n[sources.f]\nkind = \"csv\"\npath = \"data\"\n"
@@ -37,12 +42,7 @@ fn home(rows: u64, engine: &str) -> tempfile::TempDir {
 fn sorts_and_aggregations_spill_joins_fail_clearly() {
     // 3M rows of ~54 bytes in Arrow (≈160MB): more than 3× a 48MB limit.
     let home = home(3_000_000, "memory_limit = \"48MB\"");
-    let r = run(skipper(home.path()).args([
-        "sql",
-        "--format",
-        "csv",
-        "SELECT * FROM big ORDER BY k, id",
-    ]));
+    let r = csv(home.path(), "SELECT * FROM big ORDER BY k, id");
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("spilled"), "{}", r.stderr);
     let keys: Vec<(u64, u64)> = r
@@ -57,23 +57,19 @@ fn sorts_and_aggregations_spill_joins_fail_clearly() {
     assert_eq!(keys.len(), 3_000_000);
     assert!(keys.windows(2).all(|w| w[0] <= w[1]), "output is sorted");
 
-    let r = run(skipper(home.path()).args([
-        "sql",
-        "--format",
-        "csv",
+    let r = csv(
+        home.path(),
         "SELECT count(*) AS groups, sum(n) AS rows FROM (SELECT s, count(*) AS n FROM big GROUP BY s) t",
-    ]));
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.stdout, "groups,rows\n3000000,3000000\n");
     assert!(r.stderr.contains("spilled"), "{}", r.stderr);
 
     // A hash join's build side cannot spill: a clear error, exit 5, nothing on stdout.
-    let r = run(skipper(home.path()).args([
-        "sql",
-        "--format",
-        "csv",
+    let r = csv(
+        home.path(),
         "SELECT max(a.s) AS x, max(b.s) AS y FROM big a JOIN big b ON a.k = b.k",
-    ]));
+    );
     assert_eq!(r.code, 5, "{}", r.stderr);
     assert!(r.stdout.is_empty());
     assert!(r.stderr.starts_with("error: out of memory"), "{}", r.stderr);
