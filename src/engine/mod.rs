@@ -169,6 +169,8 @@ impl Engine {
             .with_target_partitions(threads.max(1))
             .with_default_catalog_and_schema(&default_catalog, &default_schema)
             .with_create_default_catalog_and_schema(true)
+            // `2.5` is an exact numeric in Postgres (and in SQL): a decimal, not a double.
+            .set_bool("datafusion.sql_parser.parse_float_as_decimal", true)
             // Tuned for small machines (2 cores; see benches/peers/tpch.py and the README):
             // larger batches amortise per-batch work, and joins whose build side is small enough
             // (32 MiB / 1M rows) build it once instead of repartitioning both sides.
@@ -191,6 +193,9 @@ impl Engine {
             // default); under a small limit those reservations alone would exhaust it.
             let per_sort = (bytes / (2 * threads.max(1))).clamp(256 << 10, 10 << 20);
             session_config = session_config.with_sort_spill_reservation_bytes(per_sort);
+            // Merging spilled runs holds a batch per run; DataFusion's default batch size keeps
+            // that within the reservation where our larger default did not, under load.
+            session_config = session_config.with_batch_size(8192);
             // A fair pool: spilling operators (sorts, aggregations) share what the others
             // (hash join build sides) leave; the tracking wrapper names the largest consumers
             // in the error when memory runs out.
@@ -461,11 +466,31 @@ impl Engine {
         let mut statement = statement.clone();
         pgfuncs::alias_function_columns(&mut statement);
         pgfuncs::rewrite_similar_to(&mut statement);
-        let logical = state
-            .statement_to_plan(DfStatement::Statement(Box::new(statement)))
+        let mut state = state;
+        let logical = match state
+            .statement_to_plan(DfStatement::Statement(Box::new(statement.clone())))
             .instrument(tracing::debug_span!("logical_plan"))
             .await
-            .map_err(|e| self.plan_error(e))?;
+        {
+            Ok(l) => l,
+            // Literals are exact decimals (as in Postgres); one beyond Decimal's range
+            // (`1e300`) is read as a double instead, as DataFusion would by default.
+            Err(e)
+                if e.to_string()
+                    .contains("exceeds the minimum supported scale") =>
+            {
+                state
+                    .config_mut()
+                    .options_mut()
+                    .sql_parser
+                    .parse_float_as_decimal = false;
+                state
+                    .statement_to_plan(DfStatement::Statement(Box::new(statement)))
+                    .await
+                    .map_err(|e| self.plan_error(e))?
+            }
+            Err(e) => return Err(self.plan_error(e)),
+        };
         let physical = state
             .create_physical_plan(&logical)
             .instrument(tracing::debug_span!("physical_plan"))

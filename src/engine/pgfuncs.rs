@@ -45,6 +45,71 @@ pub(super) fn register(ctx: &SessionContext) {
     if let Ok(var) = ctx.udaf("var_samp") {
         ctx.register_udaf(var.as_ref().clone().with_aliases(["variance"]));
     }
+    ctx.register_udf(pg_round());
+}
+
+/// `round`, with Postgres's rule for floating point: `round(double)` rounds half to even
+/// (`rint`), as does casting a double to an integer; numerics round half away from zero, as
+/// DataFusion's `round` already does.
+fn pg_round() -> ScalarUDF {
+    ScalarUDF::new_from_impl(PgRound {
+        inner: datafusion::functions::math::round(),
+    })
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct PgRound {
+    inner: Arc<ScalarUDF>,
+}
+
+impl ScalarUDFImpl for PgRound {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn return_field_from_args(
+        &self,
+        args: datafusion::logical_expr::ReturnFieldArgs,
+    ) -> DfResult<datafusion::arrow::datatypes::FieldRef> {
+        self.inner.return_field_from_args(args)
+    }
+    fn coerce_types(&self, arg_types: &[DataType]) -> DfResult<Vec<DataType>> {
+        self.inner.coerce_types(arg_types)
+    }
+    fn signature(&self) -> &Signature {
+        self.inner.signature()
+    }
+    fn return_type(&self, args: &[DataType]) -> DfResult<DataType> {
+        self.inner.return_type(args)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        use datafusion::arrow::array::{Float32Array, Float64Array};
+        if args.args.len() == 1 {
+            match &args.args[0] {
+                ColumnarValue::Scalar(ScalarValue::Float64(v)) => {
+                    return Ok(ColumnarValue::Scalar(ScalarValue::Float64(
+                        v.map(f64::round_ties_even),
+                    )));
+                }
+                ColumnarValue::Scalar(ScalarValue::Float32(v)) => {
+                    return Ok(ColumnarValue::Scalar(ScalarValue::Float32(
+                        v.map(f32::round_ties_even),
+                    )));
+                }
+                ColumnarValue::Array(a) if a.data_type() == &DataType::Float64 => {
+                    let a = a.as_primitive::<datafusion::arrow::datatypes::Float64Type>();
+                    let out: Float64Array = a.unary(f64::round_ties_even);
+                    return Ok(ColumnarValue::Array(Arc::new(out)));
+                }
+                ColumnarValue::Array(a) if a.data_type() == &DataType::Float32 => {
+                    let a = a.as_primitive::<datafusion::arrow::datatypes::Float32Type>();
+                    let out: Float32Array = a.unary(f32::round_ties_even);
+                    return Ok(ColumnarValue::Array(Arc::new(out)));
+                }
+                _ => {}
+            }
+        }
+        self.inner.invoke_with_args(args)
+    }
 }
 
 /// Give single-column table functions in FROM (`generate_series`, `unnest`, `range`) aliased
@@ -264,6 +329,15 @@ impl ScalarUDFImpl for PgFormatted {
     fn name(&self) -> &str {
         self.inner.name()
     }
+    fn return_field_from_args(
+        &self,
+        args: datafusion::logical_expr::ReturnFieldArgs,
+    ) -> DfResult<datafusion::arrow::datatypes::FieldRef> {
+        self.inner.return_field_from_args(args)
+    }
+    fn coerce_types(&self, arg_types: &[DataType]) -> DfResult<Vec<DataType>> {
+        self.inner.coerce_types(arg_types)
+    }
     fn signature(&self) -> &Signature {
         self.inner.signature()
     }
@@ -332,8 +406,12 @@ impl datafusion::optimizer::AnalyzerRule for RoundingIntCasts {
                     if !(to_int && fractional) {
                         return Ok(Transformed::no(x));
                     }
-                    let rounded =
-                        datafusion::functions::math::expr_fn::round(vec![c.expr.as_ref().clone()]);
+                    let rounded = Expr::ScalarFunction(
+                        datafusion::logical_expr::expr::ScalarFunction::new_udf(
+                            Arc::new(pg_round()),
+                            vec![c.expr.as_ref().clone()],
+                        ),
+                    );
                     Ok(Transformed::yes(Expr::Cast(
                         datafusion::logical_expr::expr::Cast::new_from_field(
                             Box::new(rounded),
@@ -567,6 +645,29 @@ mod tests {
             "^(?:a.b\\.c|d.*)$"
         );
         assert_eq!(similar_to_regex("100\\%", Some('\\')), "^(?:100\\%)$");
+    }
+
+    #[test]
+    fn round_is_half_even_for_floats_only() {
+        let ctx = SessionContext::new();
+        register(&ctx);
+        ctx.add_analyzer_rule(Arc::new(RoundingIntCasts));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let got = rt.block_on(async {
+            let df = ctx
+                .sql("SELECT round(2.5::double) AS a, round(3.5::double) AS b, round(-2.5::double) AS c, \
+                      round(2.5::decimal(4,1)) AS d, CAST(2.5::double AS int) AS e, CAST(2.5::decimal(4,1) AS int) AS f")
+                .await
+                .unwrap();
+            datafusion::arrow::util::pretty::pretty_format_batches(&df.collect().await.unwrap())
+                .unwrap()
+                .to_string()
+        });
+        // Postgres 15: 2 | 4 | -2 | 3 | 2 | 3
+        assert!(got.contains("| 2.0 | 4.0 | -2.0 | 3 "), "{got}");
+        assert!(got.contains("| 2 | 3 |"), "{got}");
     }
 
     /// Expected values from PostgreSQL 15: `SELECT age(a, b)`.
