@@ -39,7 +39,10 @@ pub(super) fn register(ctx: &SessionContext) {
     }
     for name in ["to_char", "to_date", "to_timestamp"] {
         if let Ok(inner) = ctx.udf(name) {
-            ctx.register_udf(ScalarUDF::new_from_impl(PgFormatted { inner }));
+            ctx.register_udf(ScalarUDF::new_from_impl(PgRule {
+                inner,
+                rule: Rule::PostgresPatterns,
+            }));
         }
     }
     if let Ok(var) = ctx.udaf("var_samp") {
@@ -52,17 +55,29 @@ pub(super) fn register(ctx: &SessionContext) {
 /// (`rint`), as does casting a double to an integer; numerics round half away from zero, as
 /// DataFusion's `round` already does.
 fn pg_round() -> ScalarUDF {
-    ScalarUDF::new_from_impl(PgRound {
+    ScalarUDF::new_from_impl(PgRule {
         inner: datafusion::functions::math::round(),
+        rule: Rule::RoundHalfEven,
     })
 }
 
+/// A DataFusion builtin evaluated with Postgres's rule (see [`Rule`]): planning (signature,
+/// coercion, return type) is the builtin's, only evaluation differs.
 #[derive(Debug, PartialEq, Eq, Hash)]
-struct PgRound {
+struct PgRule {
     inner: Arc<ScalarUDF>,
+    rule: Rule,
 }
 
-impl ScalarUDFImpl for PgRound {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Rule {
+    /// `round(double)` half to even.
+    RoundHalfEven,
+    /// Format arguments (after the first) are Postgres template patterns.
+    PostgresPatterns,
+}
+
+impl ScalarUDFImpl for PgRule {
     fn name(&self) -> &str {
         self.inner.name()
     }
@@ -81,35 +96,51 @@ impl ScalarUDFImpl for PgRound {
     fn return_type(&self, args: &[DataType]) -> DfResult<DataType> {
         self.inner.return_type(args)
     }
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
-        use datafusion::arrow::array::{Float32Array, Float64Array};
-        if args.args.len() == 1 {
-            match &args.args[0] {
-                ColumnarValue::Scalar(ScalarValue::Float64(v)) => {
-                    return Ok(ColumnarValue::Scalar(ScalarValue::Float64(
-                        v.map(f64::round_ties_even),
-                    )));
+    fn invoke_with_args(&self, mut args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        match self.rule {
+            Rule::RoundHalfEven => {
+                if let Some(v) = round_half_even(&args.args) {
+                    return Ok(v);
                 }
-                ColumnarValue::Scalar(ScalarValue::Float32(v)) => {
-                    return Ok(ColumnarValue::Scalar(ScalarValue::Float32(
-                        v.map(f32::round_ties_even),
-                    )));
+            }
+            Rule::PostgresPatterns => {
+                for a in args.args.iter_mut().skip(1) {
+                    if let ColumnarValue::Scalar(ScalarValue::Utf8(Some(f))) = a {
+                        let translated = postgres_format(f).map_err(|e| {
+                            DataFusionError::Execution(format!("{}: {e}", self.name()))
+                        })?;
+                        *a = ColumnarValue::Scalar(ScalarValue::Utf8(Some(translated)));
+                    }
                 }
-                ColumnarValue::Array(a) if a.data_type() == &DataType::Float64 => {
-                    let a = a.as_primitive::<datafusion::arrow::datatypes::Float64Type>();
-                    let out: Float64Array = a.unary(f64::round_ties_even);
-                    return Ok(ColumnarValue::Array(Arc::new(out)));
-                }
-                ColumnarValue::Array(a) if a.data_type() == &DataType::Float32 => {
-                    let a = a.as_primitive::<datafusion::arrow::datatypes::Float32Type>();
-                    let out: Float32Array = a.unary(f32::round_ties_even);
-                    return Ok(ColumnarValue::Array(Arc::new(out)));
-                }
-                _ => {}
             }
         }
         self.inner.invoke_with_args(args)
     }
+}
+
+/// One float argument rounded half to even; `None` for anything else (numerics, two
+/// arguments), which the builtin rounds as Postgres does.
+fn round_half_even(args: &[ColumnarValue]) -> Option<ColumnarValue> {
+    use datafusion::arrow::array::{Float32Array, Float64Array};
+    use datafusion::arrow::datatypes::{Float32Type, Float64Type};
+    let [arg] = args else { return None };
+    Some(match arg {
+        ColumnarValue::Scalar(ScalarValue::Float64(v)) => {
+            ColumnarValue::Scalar(ScalarValue::Float64(v.map(f64::round_ties_even)))
+        }
+        ColumnarValue::Scalar(ScalarValue::Float32(v)) => {
+            ColumnarValue::Scalar(ScalarValue::Float32(v.map(f32::round_ties_even)))
+        }
+        ColumnarValue::Array(a) if a.data_type() == &DataType::Float64 => {
+            let out: Float64Array = a.as_primitive::<Float64Type>().unary(f64::round_ties_even);
+            ColumnarValue::Array(Arc::new(out))
+        }
+        ColumnarValue::Array(a) if a.data_type() == &DataType::Float32 => {
+            let out: Float32Array = a.as_primitive::<Float32Type>().unary(f32::round_ties_even);
+            ColumnarValue::Array(Arc::new(out))
+        }
+        _ => return None,
+    })
 }
 
 /// Give single-column table functions in FROM (`generate_series`, `unnest`, `range`) aliased
@@ -317,43 +348,6 @@ pub(crate) fn postgres_format(pattern: &str) -> Result<String, String> {
         rest = &rest[c.len_utf8()..];
     }
     Ok(out)
-}
-
-/// DataFusion's formatting functions, taking Postgres template patterns.
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct PgFormatted {
-    inner: Arc<ScalarUDF>,
-}
-
-impl ScalarUDFImpl for PgFormatted {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-    fn return_field_from_args(
-        &self,
-        args: datafusion::logical_expr::ReturnFieldArgs,
-    ) -> DfResult<datafusion::arrow::datatypes::FieldRef> {
-        self.inner.return_field_from_args(args)
-    }
-    fn coerce_types(&self, arg_types: &[DataType]) -> DfResult<Vec<DataType>> {
-        self.inner.coerce_types(arg_types)
-    }
-    fn signature(&self) -> &Signature {
-        self.inner.signature()
-    }
-    fn return_type(&self, args: &[DataType]) -> DfResult<DataType> {
-        self.inner.return_type(args)
-    }
-    fn invoke_with_args(&self, mut args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
-        for a in args.args.iter_mut().skip(1) {
-            if let ColumnarValue::Scalar(ScalarValue::Utf8(Some(f))) = a {
-                let translated = postgres_format(f)
-                    .map_err(|e| DataFusionError::Execution(format!("{}: {e}", self.name())))?;
-                *a = ColumnarValue::Scalar(ScalarValue::Utf8(Some(translated)));
-            }
-        }
-        self.inner.invoke_with_args(args)
-    }
 }
 
 /// Casting a numeric or float to an integer rounds in Postgres (`124.99::int` = 125; floats to

@@ -48,6 +48,8 @@ pub(super) struct PgTable {
     pg_schema: String,
     table: String,
     schema: SchemaRef,
+    /// The same schema as DataFusion types filter expressions against, built once.
+    df_schema: DFSchema,
     kinds: Vec<PgKind>,
     /// What each column is selected as: its quoted name, or `name::text`.
     select: Vec<String>,
@@ -92,13 +94,15 @@ impl PgTable {
             idx.filter(|i| !i.is_empty())
                 .map(|i| Constraints::new_unverified(vec![Constraint::PrimaryKey(i)]))
         });
+        let schema = super::pgcopy::schema(&described);
         Ok(PgTable {
             pushdown,
             constraints,
             source,
             pg_schema: pg_schema.to_string(),
             table: table.to_string(),
-            schema: super::pgcopy::schema(&described),
+            df_schema: DFSchema::try_from(schema.as_ref().clone()).map_err(|e| e.to_string())?,
+            schema,
             kinds: described.into_iter().map(|(_, k)| k).collect(),
             select,
             partitions: partitions.max(1),
@@ -111,7 +115,6 @@ impl PgTable {
 
     /// The filter as Postgres SQL, if Postgres evaluates it exactly as DataFusion does.
     fn pushable(&self, e: &Expr) -> Option<String> {
-        let df = DFSchema::try_from(self.schema.as_ref().clone()).ok()?;
         let bare = e
             .clone()
             .transform(|x| {
@@ -124,7 +127,7 @@ impl PgTable {
             })
             .ok()?
             .data;
-        if !safe(&bare, &df) {
+        if !safe(&bare, &self.df_schema) {
             return None;
         }
         let ast = Unparser::new(&PostgreSqlDialect {})
