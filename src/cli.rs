@@ -96,6 +96,10 @@ pub struct SqlArgs {
     /// Show which part runs where and the SQL sent to each remote source; run nothing.
     #[arg(long)]
     pub explain: bool,
+    /// With --explain: run the query (rows are discarded) and show each operator's measured
+    /// rows, time and pruning.
+    #[arg(long, requires = "explain")]
+    pub analyze: bool,
 }
 
 #[derive(Debug, Args)]

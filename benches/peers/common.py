@@ -28,12 +28,12 @@ def skipper_home(config_text):
     return home
 
 
-def run_skipper(home, sql, fmt="csv"):
+def run_skipper(home, sql, fmt="csv", binary=None):
     """Wall time of one `skipper sql` process (start, open sources, plan, run, write)."""
     env = dict(os.environ, SKIPPER_DATA_DIR=os.path.join(home, "state"), NO_COLOR="1")
     t = time.perf_counter()
     r = subprocess.run(
-        [skipper_bin(), "-q", "sql", "--format", fmt, sql],
+        [binary or skipper_bin(), "-q", "sql", "--format", fmt, sql],
         cwd=home, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     elapsed = time.perf_counter() - t

@@ -1,7 +1,7 @@
 """B1 engine: TPC-H (22 queries) on Parquet, Skipper vs DataFusion used directly (the same
 engine, PyPI datafusion==55.0.0) vs DuckDB 1.5.5, 2 threads each, interleaved, best of N.
 
-    python3 benches/peers/tpch.py [--sf 1] [--rounds 3] [--data DIR]
+    python3 benches/peers/tpch.py [--sf 1] [--rounds 3] [--data DIR] [--baseline-bin OLD]
 
 Needs: cargo build --release; pip install datafusion==55.0.0 duckdb==1.5.5
 duckdb-extension-tpch==1.5.5 tpchgen-cli (the TPC-H query text comes from DuckDB's tpch
@@ -35,6 +35,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--data", default=None)
     ap.add_argument("--only", default=None, help="comma-separated query ids, e.g. q01,q18")
+    ap.add_argument("--baseline-bin", default=None,
+                    help="an earlier skipper binary, run side by side as `baseline`")
     args = ap.parse_args()
     data = os.path.abspath(args.data or os.path.join(common.ROOT, "target", "bench", f"tpch-sf{args.sf}"))
     if not os.path.exists(os.path.join(data, "lineitem.parquet")):
@@ -65,6 +67,8 @@ def main():
         "datafusion": lambda q: common.timed(lambda: df.sql(q).collect()),
         "duckdb": lambda q: common.timed(lambda: dk.execute(q).to_arrow_table()),
     }
+    if args.baseline_bin:
+        engines["baseline"] = lambda q: common.run_skipper(home, q, binary=args.baseline_bin)
     best, errors = common.best_of(args.rounds, engines, queries)
     common.print_table(f"B1 TPC-H SF{args.sf}, {args.threads} threads, best of {args.rounds} "
                        f"(seconds; skipper = whole process)", engines, queries, best, errors)

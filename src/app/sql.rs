@@ -31,7 +31,13 @@ pub async fn run(args: SqlArgs, session: &Session) -> Result<Exit, Failure> {
     for statement in &statements {
         let started = Instant::now();
         let outcome = engine
-            .guarded(run_one(&engine, statement, format, args.explain, session))
+            .guarded(run_one(
+                &engine,
+                statement,
+                format,
+                explain_mode(&args),
+                session,
+            ))
             .await;
         match outcome {
             Ok(Outcome::Rows {
@@ -115,18 +121,37 @@ fn io_failure(e: std::io::Error) -> EngineError {
     }
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Explain {
+    No,
+    Plan,
+    Analyze,
+}
+
+fn explain_mode(args: &SqlArgs) -> Explain {
+    match (args.explain, args.analyze) {
+        (false, _) => Explain::No,
+        (true, false) => Explain::Plan,
+        (true, true) => Explain::Analyze,
+    }
+}
+
 async fn run_one(
     engine: &Engine,
     statement: &datafusion::sql::sqlparser::ast::Statement,
     format: Format,
-    explain: bool,
+    explain: Explain,
     session: &Session,
 ) -> Result<Outcome, EngineError> {
     let planned = engine.plan(statement).await?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    if explain {
-        let x = engine.explain(&planned);
+    if explain != Explain::No {
+        let x = if explain == Explain::Analyze {
+            engine.explain_analyze(&planned).await?.0
+        } else {
+            engine.explain(&planned)
+        };
         let text = render_explanation(&x, format);
         return match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
             Ok(()) => Ok(Outcome::Explained),

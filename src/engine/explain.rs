@@ -25,14 +25,25 @@ pub struct Explanation {
     pub plan: String,
 }
 
-pub(super) fn explain(plan: &dyn ExecutionPlan, contexts: &HashMap<String, String>) -> Explanation {
+/// `with_metrics`: the plan has run; print each operator's counters (rows, time, bytes, what
+/// its filters pruned) as DataFusion's `EXPLAIN ANALYZE` does.
+pub(super) fn explain(
+    plan: &dyn ExecutionPlan,
+    contexts: &HashMap<String, String>,
+    with_metrics: bool,
+) -> Explanation {
     let mut remote = Vec::new();
     let mut local_scans = Vec::new();
     walk(plan, contexts, &mut remote, &mut local_scans);
+    let shown = if with_metrics {
+        datafusion::physical_plan::display::DisplayableExecutionPlan::with_metrics(plan)
+    } else {
+        displayable(plan)
+    };
     Explanation {
         remote,
         local_scans,
-        plan: displayable(plan).indent(true).to_string(),
+        plan: shown.indent(true).to_string(),
     }
 }
 

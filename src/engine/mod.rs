@@ -22,6 +22,7 @@ pub mod postgres;
 pub mod readonly;
 mod remote;
 mod scan;
+mod tuning;
 
 pub use explain::{Explanation, RemoteFragment};
 pub use readonly::Refusal;
@@ -228,6 +229,12 @@ impl Engine {
                 optimizer_rules()
             } else {
                 datafusion::optimizer::Optimizer::new().rules
+            })
+            .with_physical_optimizer_rules({
+                let mut rules =
+                    datafusion::physical_optimizer::optimizer::PhysicalOptimizer::new().rules;
+                rules.push(Arc::new(tuning::EarlyDynamicFilters));
+                rules
             })
             .with_query_planner(Arc::new(datafusion_federation::FederatedQueryPlanner::new()))
             .build();
@@ -530,7 +537,25 @@ impl Engine {
 
     /// Which part of a planned statement runs where, with the SQL sent to each remote source.
     pub fn explain(&self, planned: &Planned) -> Explanation {
-        explain::explain(planned.physical.as_ref(), &self.contexts)
+        explain::explain(planned.physical.as_ref(), &self.contexts, false)
+    }
+
+    /// Run a planned statement, discarding its rows, and explain it with each operator's
+    /// measured counters. Returns the explanation and the number of rows the query produced.
+    pub async fn explain_analyze(
+        &self,
+        planned: &Planned,
+    ) -> Result<(Explanation, usize), EngineError> {
+        use futures::StreamExt;
+        let mut stream = self.execute(planned)?;
+        let mut rows = 0;
+        while let Some(batch) = stream.next().await {
+            rows += batch.map_err(|e| query_error(&e))?.num_rows();
+        }
+        Ok((
+            explain::explain(planned.physical.as_ref(), &self.contexts, true),
+            rows,
+        ))
     }
 
     /// Run `work` under the query timeout, cancelling it (and the remote queries it started) on

@@ -8,3 +8,4 @@ mod memory;
 mod postgres;
 mod s3;
 mod slt;
+mod tuning;
