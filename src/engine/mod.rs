@@ -234,6 +234,7 @@ impl Engine {
                 let mut rules =
                     datafusion::physical_optimizer::optimizer::PhysicalOptimizer::new().rules;
                 rules.push(Arc::new(tuning::EarlyDynamicFilters));
+                rules.push(Arc::new(tuning::CheapPredicatesFirst));
                 rules
             })
             .with_query_planner(Arc::new(datafusion_federation::FederatedQueryPlanner::new()))
