@@ -241,6 +241,7 @@ impl Engine {
             .build();
         let mut state = state;
         state.add_analyzer_rule(Arc::new(pgfuncs::RoundingIntCasts));
+        state.add_analyzer_rule(Arc::new(tuning::UtcDateTrunc));
         let ctx = SessionContext::new_with_state(state);
         pgfuncs::register(&ctx);
 

@@ -32,7 +32,9 @@ use datafusion::datasource::physical_plan::{FileScanConfig, FileSource};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::Result as DfResult;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
-use datafusion::logical_expr::Operator;
+use datafusion::logical_expr::expr::{Cast, ScalarFunction};
+use datafusion::logical_expr::expr_rewriter::NamePreserver;
+use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlan, Operator};
 use datafusion::physical_expr::expressions::{
     BinaryExpr, Column, DynamicFilterPhysicalExpr, Literal,
 };
@@ -404,6 +406,66 @@ fn cost_class(e: &Arc<dyn PhysicalExpr>, schema: &Schema) -> u8 {
     }
 }
 
+/// `date_trunc(unit, t)` on a UTC timestamp computed on the zone-less value: the same instants,
+/// without DataFusion's per-value time-zone arithmetic (17× slower on 6.8M rows of the demo
+/// lake's `billing_usage_hourly`: 0.66 s against 0.04 s). Other zones keep the general path,
+/// whose day boundaries depend on the zone.
+#[derive(Debug, Default)]
+pub(crate) struct UtcDateTrunc;
+
+impl datafusion::optimizer::AnalyzerRule for UtcDateTrunc {
+    fn name(&self) -> &str {
+        "skipper_utc_date_trunc"
+    }
+
+    fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> DfResult<LogicalPlan> {
+        plan.transform_up_with_subqueries(|node: LogicalPlan| {
+            let inputs = node.inputs();
+            if inputs.is_empty() {
+                return Ok(Transformed::no(node));
+            }
+            let mut schema = datafusion::common::DFSchema::empty();
+            for i in &inputs {
+                schema.merge(i.schema());
+            }
+            let names = NamePreserver::new(&node);
+            node.map_expressions(|e| {
+                let name = names.save(&e);
+                let rewritten = e.transform_up(|x| utc_date_trunc(x, &schema))?;
+                Ok(rewritten.update_data(|e| name.restore(e)))
+            })
+        })
+        .map(|t| t.data)
+    }
+}
+
+fn utc_date_trunc(x: Expr, schema: &datafusion::common::DFSchema) -> DfResult<Transformed<Expr>> {
+    let Expr::ScalarFunction(f) = &x else {
+        return Ok(Transformed::no(x));
+    };
+    if f.func.name() != "date_trunc" || f.args.len() != 2 {
+        return Ok(Transformed::no(x));
+    }
+    let Ok(DataType::Timestamp(unit, Some(tz))) = f.args[1].get_type(schema) else {
+        return Ok(Transformed::no(x));
+    };
+    if !matches!(tz.as_ref(), "UTC" | "utc" | "+00:00" | "Z" | "Etc/UTC") {
+        return Ok(Transformed::no(x));
+    }
+    let naive = Expr::Cast(Cast::new(
+        Box::new(f.args[1].clone()),
+        DataType::Timestamp(unit, None),
+    ));
+    let truncated = Expr::ScalarFunction(ScalarFunction::new_udf(
+        Arc::clone(&f.func),
+        vec![f.args[0].clone(), naive],
+    ));
+    Ok(Transformed::yes(Expr::Cast(Cast::new(
+        Box::new(truncated),
+        DataType::Timestamp(unit, Some(tz)),
+    ))))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -514,5 +576,46 @@ mod tests {
             ["x@1 > 5", "y@2 < 9", "x@1 = y@2", "s@0 = a", "s@0 != s@0"],
             "{order:?}"
         );
+    }
+
+    /// The rewrite answers exactly as DataFusion's general path does and keeps column names;
+    /// other zones are left alone.
+    #[tokio::test]
+    async fn date_trunc_on_utc_is_rewritten_without_changing_answers() {
+        for unit in ["day", "week", "month", "hour", "year"] {
+            let sql = format!(
+                "SELECT date_trunc('{unit}', t) AS plain, date_trunc('{unit}', t AT TIME ZONE 'UTC') \
+                 AS utc, date_trunc('{unit}', t AT TIME ZONE 'Asia/Kolkata') AS kolkata FROM (VALUES \
+                 (TIMESTAMP '2026-11-21 23:30:00'), (TIMESTAMP '2026-11-22 01:00:00'), \
+                 (TIMESTAMP '2024-02-29 12:00:00'), (TIMESTAMP '1969-12-31 23:59:59'), \
+                 (TIMESTAMP '2026-01-01 00:00:00')) v(t)"
+            );
+            check_utc_date_trunc(&sql).await;
+        }
+    }
+
+    async fn check_utc_date_trunc(sql: &str) {
+        let general = SessionContext::new();
+        let tuned = SessionContext::new();
+        tuned.add_analyzer_rule(Arc::new(UtcDateTrunc));
+        let show = |ctx: SessionContext| async move {
+            let df = ctx.sql(sql).await.unwrap();
+            let plan = format!(
+                "{}",
+                df.clone().into_optimized_plan().unwrap().display_indent()
+            );
+            let out = df.collect().await.unwrap();
+            (
+                datafusion::arrow::util::pretty::pretty_format_batches(&out)
+                    .unwrap()
+                    .to_string(),
+                plan,
+            )
+        };
+        let (want, _) = show(general).await;
+        let (got, plan) = show(tuned).await;
+        assert_eq!(got, want);
+        // Only the UTC column goes through the zone-less path.
+        assert_eq!(plan.matches("CAST(date_trunc(").count(), 1, "{plan}");
     }
 }
