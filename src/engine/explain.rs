@@ -89,6 +89,31 @@ fn walk(
         });
         return;
     }
+    if let Some(shared) = plan.downcast_ref::<super::share::SharedExec>() {
+        // Each occurrence of a shared subplan names it; it runs, and is listed, once.
+        let mut inner_remote = Vec::new();
+        let mut inner_local = Vec::new();
+        walk(
+            shared.input().as_ref(),
+            contexts,
+            &mut inner_remote,
+            &mut inner_local,
+        );
+        for r in inner_remote {
+            if !remote
+                .iter()
+                .any(|x| x.source == r.source && x.sql == r.sql)
+            {
+                remote.push(r);
+            }
+        }
+        for l in inner_local {
+            if !local.contains(&l) {
+                local.push(l);
+            }
+        }
+        return;
+    }
     let line = displayable(plan).one_line().to_string();
     if line.starts_with("DataSourceExec") && line.contains("file_groups") {
         local.push(line.trim().to_string());

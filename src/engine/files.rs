@@ -315,11 +315,14 @@ impl std::fmt::Debug for FileSchema {
 
 impl FileSchema {
     async fn build(&self, name: &str, table: &FileTable) -> DfResult<Arc<dyn TableProvider>> {
+        let started = std::time::Instant::now();
         let state = SessionStateBuilder::new()
             .with_runtime_env(Arc::clone(&self.runtime))
             .with_default_features()
             .build();
+        let state_us = started.elapsed().as_micros() as u64;
         let partitions = infer_partitions(&self.runtime, table).await?;
+        let partitions_us = started.elapsed().as_micros() as u64;
         let options = ListingOptions::new(self.kind.format())
             .with_file_extension(table.extension.clone())
             .with_table_partition_cols(partitions);
@@ -339,6 +342,13 @@ impl FileSchema {
                     .into(),
                 )
             })?;
+        tracing::debug!(
+            table = %name,
+            state_us,
+            partitions_us,
+            schema_us = started.elapsed().as_micros() as u64,
+            "file table opened"
+        );
         Ok(Arc::new(ListingTable::try_new(config)?))
     }
 }

@@ -22,6 +22,7 @@ pub mod postgres;
 pub mod readonly;
 mod remote;
 mod scan;
+mod share;
 mod tuning;
 
 pub use explain::{Explanation, RemoteFragment};
@@ -233,8 +234,9 @@ impl Engine {
             .with_physical_optimizer_rules({
                 let mut rules =
                     datafusion::physical_optimizer::optimizer::PhysicalOptimizer::new().rules;
-                rules.push(Arc::new(tuning::EarlyDynamicFilters));
                 rules.push(Arc::new(tuning::CheapPredicatesFirst));
+                rules.push(Arc::new(share::ShareRepeatedSubplans));
+                rules.push(Arc::new(tuning::EarlyDynamicFilters));
                 rules
             })
             .with_query_planner(Arc::new(datafusion_federation::FederatedQueryPlanner::new()))
@@ -500,12 +502,17 @@ impl Engine {
             }
             Err(e) => return Err(self.plan_error(e)),
         };
+        let logical_ms = started.elapsed().as_millis() as u64;
         let physical = state
             .create_physical_plan(&logical)
             .instrument(tracing::debug_span!("physical_plan"))
             .await
             .map_err(|e| self.plan_error(e))?;
-        tracing::debug!(ms = started.elapsed().as_millis() as u64, "planned");
+        tracing::debug!(
+            ms = started.elapsed().as_millis() as u64,
+            logical_ms,
+            "planned"
+        );
         let schema = physical.schema();
         Ok(Planned {
             physical,
