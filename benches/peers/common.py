@@ -42,6 +42,19 @@ def run_skipper(home, sql, fmt="csv", binary=None):
     return elapsed
 
 
+def peer_engines(home, df, dk, baseline_bin=None):
+    """Skipper (whole process), DataFusion used directly and DuckDB (in-process sessions), and
+    optionally an earlier Skipper binary as `baseline`: name -> fn(sql) -> seconds."""
+    engines = {
+        "skipper": lambda q: run_skipper(home, q),
+        "datafusion": lambda q: timed(lambda: df.sql(q).collect()),
+        "duckdb": lambda q: timed(lambda: dk.execute(q).to_arrow_table()),
+    }
+    if baseline_bin:
+        engines["baseline"] = lambda q: run_skipper(home, q, binary=baseline_bin)
+    return engines
+
+
 def timed(fn):
     t = time.perf_counter()
     fn()

@@ -74,13 +74,7 @@ def main():
             df.register_parquet(t, path)
             dk.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{path}/*.parquet')")
 
-    engines = {
-        "skipper": lambda q: common.run_skipper(home, q),
-        "datafusion": lambda q: common.timed(lambda: df.sql(q).collect()),
-        "duckdb": lambda q: common.timed(lambda: dk.execute(q).to_arrow_table()),
-    }
-    if args.baseline_bin:
-        engines["baseline"] = lambda q: common.run_skipper(home, q, binary=args.baseline_bin)
+    engines = common.peer_engines(home, df, dk, args.baseline_bin)
     best, errors = common.best_of(args.rounds, engines, QUERIES)
     common.print_table(f"B1 demo lake scale {args.scale}, {args.threads} threads, best of {args.rounds} "
                        f"(seconds; skipper = whole process)", engines, QUERIES, best, errors)

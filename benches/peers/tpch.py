@@ -62,13 +62,7 @@ def main():
     for t in TABLES:
         dk.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{os.path.join(data, t + '.parquet')}')")
 
-    engines = {
-        "skipper": lambda q: common.run_skipper(home, q),
-        "datafusion": lambda q: common.timed(lambda: df.sql(q).collect()),
-        "duckdb": lambda q: common.timed(lambda: dk.execute(q).to_arrow_table()),
-    }
-    if args.baseline_bin:
-        engines["baseline"] = lambda q: common.run_skipper(home, q, binary=args.baseline_bin)
+    engines = common.peer_engines(home, df, dk, args.baseline_bin)
     best, errors = common.best_of(args.rounds, engines, queries)
     common.print_table(f"B1 TPC-H SF{args.sf}, {args.threads} threads, best of {args.rounds} "
                        f"(seconds; skipper = whole process)", engines, queries, best, errors)

@@ -26,7 +26,6 @@ use datafusion::catalog::Session;
 use datafusion::common::ScalarValue;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::datasource::{TableProvider, TableType};
-use datafusion::error::DataFusionError;
 use datafusion::error::Result as DfResult;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator, TableProviderFilterPushDown};
@@ -180,13 +179,8 @@ impl ExecutionPlan for SourceScanExec {
         self: Arc<Self>,
         children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        if children.is_empty() {
-            Ok(self)
-        } else {
-            Err(DataFusionError::Internal(
-                "SourceScanExec is a leaf and takes no children".into(),
-            ))
-        }
+        super::tuning::leaf_takes_no_children("SourceScanExec", &children)?;
+        Ok(self)
     }
 
     fn execute(

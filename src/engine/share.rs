@@ -185,16 +185,7 @@ fn replace(
         changed |= !Arc::ptr_eq(&n, &c);
         new_children.push(n);
     }
-    if changed {
-        plan.replace_children(
-            new_children,
-            datafusion::physical_plan::ReplaceChildrenOptions::new(
-                datafusion::physical_plan::ChildrenPropertiesMode::Recompute,
-            ),
-        )
-    } else {
-        Ok(plan)
-    }
+    super::tuning::with_children_if_changed(plan, new_children, changed)
 }
 
 #[derive(Debug)]
@@ -276,13 +267,8 @@ impl ExecutionPlan for SharedExec {
         self: Arc<Self>,
         children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        if children.is_empty() {
-            Ok(self)
-        } else {
-            Err(datafusion::error::DataFusionError::Internal(
-                "SharedExec is a leaf".into(),
-            ))
-        }
+        super::tuning::leaf_takes_no_children("SharedExec", &children)?;
+        Ok(self)
     }
 
     fn execute(

@@ -113,15 +113,37 @@ fn rewrite(plan: Arc<dyn ExecutionPlan>, cheap: &[u64]) -> DfResult<Arc<dyn Exec
         changed |= !Arc::ptr_eq(&new, child);
         new_children.push(new);
     }
-    if changed {
-        plan.replace_children(
-            new_children,
-            datafusion::physical_plan::ReplaceChildrenOptions::new(
-                datafusion::physical_plan::ChildrenPropertiesMode::Recompute,
-            ),
-        )
+    with_children_if_changed(plan, new_children, changed)
+}
+
+/// `plan` with `children` in place of its own when `changed`, its properties recomputed.
+pub(super) fn with_children_if_changed(
+    plan: Arc<dyn ExecutionPlan>,
+    children: Vec<Arc<dyn ExecutionPlan>>,
+    changed: bool,
+) -> DfResult<Arc<dyn ExecutionPlan>> {
+    if !changed {
+        return Ok(plan);
+    }
+    plan.replace_children(
+        children,
+        datafusion::physical_plan::ReplaceChildrenOptions::new(
+            datafusion::physical_plan::ChildrenPropertiesMode::Recompute,
+        ),
+    )
+}
+
+/// For a leaf operator's `with_new_children`: a leaf takes no children.
+pub(super) fn leaf_takes_no_children(
+    name: &str,
+    children: &[Arc<dyn ExecutionPlan>],
+) -> DfResult<()> {
+    if children.is_empty() {
+        Ok(())
     } else {
-        Ok(plan)
+        Err(datafusion::error::DataFusionError::Internal(format!(
+            "{name} is a leaf and takes no children"
+        )))
     }
 }
 
