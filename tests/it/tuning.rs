@@ -181,3 +181,30 @@ fn volatile_and_recursive_subplans_are_not_shared() {
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(r.stdout, "total\n15\n");
 }
+
+/// A shared result is held in memory and charged to the pool: over `memory_limit` the query
+/// fails cleanly (exit 5, the shared plan named), rather than using memory nobody accounted.
+#[test]
+fn a_shared_result_over_the_memory_limit_is_a_clean_error() {
+    let data = tempfile::tempdir().unwrap();
+    lake(data.path());
+    let query = "WITH t AS (SELECT id, sum(v) AS s FROM lake.main.fact GROUP BY id) \
+                 SELECT (SELECT count(*) FROM t WHERE s > 10) AS a, \
+                 (SELECT count(*) FROM t WHERE s > 20) AS b";
+    let home = |limit: &str| {
+        home_with_config(&format!(
+            "[engine]\nthreads = 2\nmemory_limit = \"{limit}\"\n\
+             [sources.lake]\nkind = \"parquet\"\npath = \"{}\"\n",
+            data.path().display()
+        ))
+    };
+    let small = home("1MB");
+    let r = run(skipper(small.path()).args(["sql", "--format", "csv", query]));
+    assert_eq!(r.code, 5, "{r:?}");
+    assert!(r.stderr.contains("SharedExec"), "{r:?}");
+    assert!(r.stdout.is_empty(), "{r:?}");
+    let enough = home("64MB");
+    let r = run(skipper(enough.path()).args(["sql", "--format", "csv", query]));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.stdout, format!("a,b\n{DIM},{DIM}\n"));
+}
