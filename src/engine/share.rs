@@ -113,13 +113,31 @@ fn without_dynamic_filters(plan: &Arc<dyn ExecutionPlan>) -> DfResult<Arc<dyn Ex
         .map(|t| t.data)
 }
 
-/// Whether a subplan is worth sharing: it reads data, does real work and is deterministic.
+/// Whether a leaf's plan text says everything about the rows it produces: file scans (files,
+/// byte ranges, projection, predicate) and remote scans (the SQL sent). In-memory leaves
+/// (`VALUES`) print only their sizes, so two different ones would look the same.
+fn described_by_its_text(leaf: &Arc<dyn ExecutionPlan>) -> bool {
+    leaf.downcast_ref::<DataSourceExec>()
+        .is_some_and(|d| d.data_source().downcast_ref::<FileScanConfig>().is_some())
+        || leaf.downcast_ref::<super::pgread::PgQueryExec>().is_some()
+        || leaf.downcast_ref::<super::scan::SourceScanExec>().is_some()
+        || leaf
+            .downcast_ref::<datafusion_federation::sql::VirtualExecutionPlan>()
+            .is_some()
+}
+
+/// Whether a subplan is worth sharing: it reads data, does real work and is deterministic,
+/// and its text identifies what it computes (see [`described_by_its_text`]).
 fn shareable(plan: &Arc<dyn ExecutionPlan>) -> bool {
     let mut reads = false;
+    let mut unknown_leaf = false;
     let mut works = false;
     let mut volatile = false;
     let _ = plan.apply(|node| {
-        reads |= node.children().is_empty() && node.downcast_ref::<SharedExec>().is_none();
+        if node.children().is_empty() {
+            reads = true;
+            unknown_leaf |= !described_by_its_text(node);
+        }
         works |= node.downcast_ref::<AggregateExec>().is_some()
             || node.downcast_ref::<HashJoinExec>().is_some()
             || node.downcast_ref::<SortExec>().is_some();
@@ -129,7 +147,7 @@ fn shareable(plan: &Arc<dyn ExecutionPlan>) -> bool {
         })?;
         Ok(TreeNodeRecursion::Continue)
     });
-    reads && works && !volatile
+    reads && !unknown_leaf && works && !volatile
 }
 
 fn key(plan: &Arc<dyn ExecutionPlan>) -> DfResult<String> {

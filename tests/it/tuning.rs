@@ -208,3 +208,30 @@ fn a_shared_result_over_the_memory_limit_is_a_clean_error() {
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(r.stdout, format!("a,b\n{DIM},{DIM}\n"));
 }
+
+/// In-memory inputs (`VALUES`) print only their sizes, so equal-looking subplans over different
+/// values must not be shared (they were, before this test: `3,3` and a wrong join).
+#[test]
+fn subplans_over_different_values_are_not_confused() {
+    let home = home_with_config("");
+    let r = run(skipper(home.path()).args([
+        "sql",
+        "--format",
+        "csv",
+        "SELECT (SELECT sum(x) FROM (VALUES (1),(2)) t(x)) AS a, \
+         (SELECT sum(x) FROM (VALUES (3),(4)) t(x)) AS b",
+    ]));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.stdout, "a,b\n3,7\n");
+    let r = run(skipper(home.path()).args([
+        "sql",
+        "--format",
+        "csv",
+        "SELECT a.g, a.n AS an, b.n AS bn FROM \
+         (SELECT x % 2 AS g, count(*) AS n FROM (VALUES (1),(2),(3)) t(x) GROUP BY 1) a JOIN \
+         (SELECT x % 2 AS g, count(*) AS n FROM (VALUES (5),(7),(9)) t(x) GROUP BY 1) b \
+         ON a.g = b.g",
+    ]));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.stdout, "g,an,bn\n1,2,3\n");
+}
