@@ -55,13 +55,15 @@ impl PhysicalOptimizerRule for ShareRepeatedSubplans {
         if recursive {
             return Ok(plan);
         }
+        let twin = without_dynamic_filters(&plan)?;
+        let mut keys = HashMap::new();
         let mut counts: HashMap<String, usize> = HashMap::new();
-        count(&plan, &mut counts)?;
+        analyse(&twin, &mut keys, &mut counts);
         if !counts.values().any(|n| *n > 1) {
             return Ok(plan);
         }
-        let mut shared: HashMap<String, Arc<SharedState>> = HashMap::new();
-        replace(plan, &counts, &mut shared)
+        let mut shared = HashMap::new();
+        replace(plan, &twin, &keys, &counts, &mut shared)
     }
 
     fn name(&self) -> &str {
@@ -126,80 +128,96 @@ fn described_by_its_text(leaf: &Arc<dyn ExecutionPlan>) -> bool {
             .is_some()
 }
 
-/// Whether a subplan is worth sharing: it reads data, does real work and is deterministic,
-/// and its text identifies what it computes (see [`described_by_its_text`]).
-fn shareable(plan: &Arc<dyn ExecutionPlan>) -> bool {
-    let mut reads = false;
-    let mut unknown_leaf = false;
-    let mut works = false;
-    let mut volatile = false;
-    let _ = plan.apply(|node| {
-        if node.children().is_empty() {
-            reads = true;
-            unknown_leaf |= !described_by_its_text(node);
-        }
-        works |= node.downcast_ref::<AggregateExec>().is_some()
-            || node.downcast_ref::<HashJoinExec>().is_some()
-            || node.downcast_ref::<SortExec>().is_some();
-        node.apply_expressions(&mut |e| {
-            volatile |= datafusion::physical_expr_common::physical_expr::is_volatile(e);
-            Ok(TreeNodeRecursion::Continue)
-        })?;
+/// What the subplan below a node reads and does, gathered bottom-up in one pass.
+#[derive(Clone, Copy, Default)]
+struct Info {
+    reads: bool,
+    unknown_leaf: bool,
+    works: bool,
+    volatile: bool,
+}
+
+impl Info {
+    /// Worth sharing: it reads data whose text identifies it (see [`described_by_its_text`]),
+    /// does real work and is deterministic.
+    fn shareable(self) -> bool {
+        self.reads && !self.unknown_leaf && self.works && !self.volatile
+    }
+}
+
+/// Walks the plan without dynamic filters once, bottom-up: each shareable subplan's text is
+/// recorded by node (`keys`, for [`replace`]) and counted (`counts`).
+fn analyse(
+    node: &Arc<dyn ExecutionPlan>,
+    keys: &mut HashMap<usize, String>,
+    counts: &mut HashMap<String, usize>,
+) -> Info {
+    let children = node.children();
+    let mut info = Info::default();
+    for c in &children {
+        let ci = analyse(c, keys, counts);
+        info.reads |= ci.reads;
+        info.unknown_leaf |= ci.unknown_leaf;
+        info.works |= ci.works;
+        info.volatile |= ci.volatile;
+    }
+    if children.is_empty() {
+        info.reads = true;
+        info.unknown_leaf = !described_by_its_text(node);
+    }
+    info.works |= node.downcast_ref::<AggregateExec>().is_some()
+        || node.downcast_ref::<HashJoinExec>().is_some()
+        || node.downcast_ref::<SortExec>().is_some();
+    let _ = node.apply_expressions(&mut |e| {
+        info.volatile |= datafusion::physical_expr_common::physical_expr::is_volatile(e);
         Ok(TreeNodeRecursion::Continue)
     });
-    reads && !unknown_leaf && works && !volatile
-}
-
-fn key(plan: &Arc<dyn ExecutionPlan>) -> DfResult<String> {
-    let stripped = without_dynamic_filters(plan)?;
-    Ok(displayable(stripped.as_ref()).indent(true).to_string())
-}
-
-fn count(plan: &Arc<dyn ExecutionPlan>, counts: &mut HashMap<String, usize>) -> DfResult<()> {
-    if !plan.children().is_empty() && shareable(plan) {
-        *counts.entry(key(plan)?).or_default() += 1;
+    if !children.is_empty() && info.shareable() {
+        let text = displayable(node.as_ref()).indent(true).to_string();
+        *counts.entry(text.clone()).or_default() += 1;
+        keys.insert(node_id(node), text);
     }
-    for c in plan.children() {
-        count(c, counts)?;
-    }
-    Ok(())
+    info
 }
 
-/// Top-down, so the largest repeated subplan wins over the repeated parts inside it.
+fn node_id(node: &Arc<dyn ExecutionPlan>) -> usize {
+    Arc::as_ptr(node) as *const () as usize
+}
+
+/// Top-down over the plan and its filter-free twin in lockstep (stripping dynamic filters
+/// replaces leaves only, so the shapes match), so the largest repeated subplan wins over the
+/// repeated parts inside it. Occurrences are replaced by [`SharedExec`]s over the twin.
 fn replace(
     plan: Arc<dyn ExecutionPlan>,
+    twin: &Arc<dyn ExecutionPlan>,
+    keys: &HashMap<usize, String>,
     counts: &HashMap<String, usize>,
     shared: &mut HashMap<String, Arc<SharedState>>,
 ) -> DfResult<Arc<dyn ExecutionPlan>> {
-    if !plan.children().is_empty() && shareable(&plan) {
-        let k = key(&plan)?;
-        if counts.get(&k).copied().unwrap_or(0) > 1 {
-            let next_id = shared.len() + 1;
-            let state = match shared.get(&k) {
-                Some(s) => Arc::clone(s),
-                None => {
-                    let s = Arc::new(SharedState {
-                        id: next_id,
-                        input: without_dynamic_filters(&plan)?,
-                        result: tokio::sync::OnceCell::new(),
-                        reservation: Mutex::new(None),
-                    });
-                    shared.insert(k, Arc::clone(&s));
-                    s
-                }
-            };
-            return Ok(Arc::new(SharedExec { state }));
-        }
+    if let Some(k) = keys.get(&node_id(twin))
+        && counts.get(k).copied().unwrap_or(0) > 1
+    {
+        let next_id = shared.len() + 1;
+        let state = Arc::clone(shared.entry(k.clone()).or_insert_with(|| {
+            Arc::new(SharedState {
+                id: next_id,
+                input: Arc::clone(twin),
+                result: tokio::sync::OnceCell::new(),
+                reservation: Mutex::new(None),
+            })
+        }));
+        return Ok(Arc::new(SharedExec { state }));
     }
     let children: Vec<Arc<dyn ExecutionPlan>> =
         plan.children().into_iter().map(Arc::clone).collect();
-    if children.is_empty() {
+    let twins = twin.children();
+    if children.is_empty() || twins.len() != children.len() {
         return Ok(plan);
     }
     let mut changed = false;
     let mut new_children = Vec::with_capacity(children.len());
-    for c in children {
-        let n = replace(Arc::clone(&c), counts, shared)?;
+    for (c, t) in children.into_iter().zip(twins) {
+        let n = replace(Arc::clone(&c), t, keys, counts, shared)?;
         changed |= !Arc::ptr_eq(&n, &c);
         new_children.push(n);
     }
