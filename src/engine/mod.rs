@@ -226,10 +226,14 @@ impl Engine {
             .with_config(session_config)
             .with_runtime_env(Arc::clone(&runtime))
             .with_default_features()
-            .with_optimizer_rules(if pushdown {
-                optimizer_rules()
-            } else {
-                datafusion::optimizer::Optimizer::new().rules
+            .with_optimizer_rules({
+                let mut rules = if pushdown {
+                    optimizer_rules()
+                } else {
+                    datafusion::optimizer::Optimizer::new().rules
+                };
+                rules.push(Arc::new(tuning::DecimalLiteralScale));
+                rules
             })
             .with_physical_optimizer_rules({
                 let mut rules =
