@@ -42,14 +42,44 @@ def run_skipper(home, sql, fmt="csv", binary=None):
     return elapsed
 
 
-def peer_engines(home, df, dk, baseline_bin=None):
-    """Skipper (whole process), DataFusion used directly and DuckDB (in-process sessions), and
-    optionally an earlier Skipper binary as `baseline`: name -> fn(sql) -> seconds."""
+def duckdb_cli_bin():
+    """The DuckDB command-line binary of PyPI's `duckdb-cli` (None when not installed)."""
+    try:
+        import duckdb_cli
+    except ImportError:
+        return None
+    path = os.path.join(os.path.dirname(duckdb_cli.__file__), "duckdb")
+    return path if os.path.exists(path) else None
+
+
+def run_duckdb_cli(binary, setup, sql):
+    """Wall time of one `duckdb -csv -c "SETUP; SQL"` process: the one-shot peer of `skipper
+    sql`, starting, binding its views (which reads the Parquet footers) and answering."""
+    t = time.perf_counter()
+    r = subprocess.run([binary, "-csv", "-c", ";\n".join(setup + [sql])],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    elapsed = time.perf_counter() - t
+    if r.returncode != 0:
+        raise RuntimeError(f"duckdb cli failed: {r.stderr.decode().strip()[:300]}")
+    return elapsed
+
+
+def peer_engines(home, df, dk, baseline_bin=None, duckdb_setup=None):
+    """Skipper (whole process), DataFusion used directly and DuckDB (in-process sessions, warm),
+    DuckDB's CLI (a process per query, like Skipper; when `duckdb-cli` is installed and
+    `duckdb_setup` gives the statements that make its views), and optionally an earlier Skipper
+    binary as `baseline`: name -> fn(sql) -> seconds."""
     engines = {
         "skipper": lambda q: run_skipper(home, q),
         "datafusion": lambda q: timed(lambda: df.sql(q).collect()),
         "duckdb": lambda q: timed(lambda: dk.execute(q).to_arrow_table()),
     }
+    cli = duckdb_cli_bin()
+    if cli and duckdb_setup is not None:
+        engines["duckdb-cli"] = lambda q: run_duckdb_cli(cli, duckdb_setup, q)
+    elif duckdb_setup is not None:
+        print("note: duckdb-cli not installed (pip install duckdb-cli==1.5.5); "
+              "no process-per-query DuckDB column", file=sys.stderr)
     if baseline_bin:
         engines["baseline"] = lambda q: run_skipper(home, q, binary=baseline_bin)
     return engines

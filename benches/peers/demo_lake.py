@@ -4,8 +4,10 @@ DataFusion used directly vs DuckDB, 2 threads, interleaved, best of N.
 
     python3 benches/peers/demo_lake.py [--scale 100] [--rounds 3] [--baseline-bin OLD]
 
-Needs: cargo build --release; pip install datafusion==55.0.0 duckdb==1.5.5 pyarrow. The lake is
-built by `skipper demo --scale N` (scale 100: 8.8M events, ~100 MB) under target/bench/.
+Needs: cargo build --release; pip install datafusion==55.0.0 duckdb==1.5.5 pyarrow; optionally
+duckdb-cli==1.5.5 for the `duckdb-cli` column (DuckDB's own command line, a process per query as
+Skipper is). The lake is built by `skipper demo --scale N` (scale 100: 8.8M events, ~100 MB)
+under target/bench/.
 """
 import argparse
 import os
@@ -63,18 +65,20 @@ def main():
     df = datafusion.SessionContext(datafusion.SessionConfig().with_target_partitions(args.threads))
     import duckdb
     dk = duckdb.connect()
-    dk.execute(f"SET threads = {args.threads}")
+    setup = [f"SET threads = {args.threads}"]
     for t in TABLES:
         path = os.path.join(lake, t)
         if t == "usage_events":
             df.register_parquet(t, path, table_partition_cols=[("day", pa.date32())])
-            dk.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{path}/*/*.parquet', "
-                       "hive_partitioning = true, hive_types = {'day': DATE})")
+            setup.append(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{path}/*/*.parquet', "
+                         "hive_partitioning = true, hive_types = {'day': DATE})")
         else:
             df.register_parquet(t, path)
-            dk.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{path}/*.parquet')")
+            setup.append(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{path}/*.parquet')")
+    for stmt in setup:
+        dk.execute(stmt)
 
-    engines = common.peer_engines(home, df, dk, args.baseline_bin)
+    engines = common.peer_engines(home, df, dk, args.baseline_bin, duckdb_setup=setup)
     best, errors = common.best_of(args.rounds, engines, QUERIES)
     common.print_table(f"B1 demo lake scale {args.scale}, {args.threads} threads, best of {args.rounds} "
                        f"(seconds; skipper = whole process)", engines, QUERIES, best, errors)

@@ -4,7 +4,8 @@ engine, PyPI datafusion==55.0.0) vs DuckDB 1.5.5, 2 threads each, interleaved, b
     python3 benches/peers/tpch.py [--sf 1] [--rounds 3] [--data DIR] [--baseline-bin OLD]
 
 Needs: cargo build --release; pip install datafusion==55.0.0 duckdb==1.5.5
-duckdb-extension-tpch==1.5.5 tpchgen-cli (the TPC-H query text comes from DuckDB's tpch
+duckdb-extension-tpch==1.5.5 tpchgen-cli; optionally duckdb-cli==1.5.5 for the `duckdb-cli`
+column (DuckDB's own command line, a process per query as Skipper is) (the TPC-H query text comes from DuckDB's tpch
 extension, loaded by file path; the data from tpchgen-cli).
 """
 import argparse
@@ -58,11 +59,13 @@ def main():
 
     import duckdb
     dk = duckdb.connect()
-    dk.execute(f"SET threads = {args.threads}")
-    for t in TABLES:
-        dk.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{os.path.join(data, t + '.parquet')}')")
+    setup = [f"SET threads = {args.threads}"] + [
+        f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{os.path.join(data, t + '.parquet')}')"
+        for t in TABLES]
+    for stmt in setup:
+        dk.execute(stmt)
 
-    engines = common.peer_engines(home, df, dk, args.baseline_bin)
+    engines = common.peer_engines(home, df, dk, args.baseline_bin, duckdb_setup=setup)
     best, errors = common.best_of(args.rounds, engines, queries)
     common.print_table(f"B1 TPC-H SF{args.sf}, {args.threads} threads, best of {args.rounds} "
                        f"(seconds; skipper = whole process)", engines, queries, best, errors)
