@@ -666,8 +666,12 @@ fn utc_date_trunc(x: Expr, schema: &datafusion::common::DFSchema) -> DfResult<Tr
         Arc::clone(&f.func),
         vec![f.args[0].clone(), naive],
     ));
+    // Back to UTC through Int64: Arrow casts a zone-less timestamp to a zoned one by reading it
+    // as local time in that zone, a time-zone lookup per value even for UTC (45% of the demo
+    // lake's d08); from Int64 it only relabels the values.
+    let as_int = Expr::Cast(Cast::new(Box::new(truncated), DataType::Int64));
     Ok(Transformed::yes(Expr::Cast(Cast::new(
-        Box::new(truncated),
+        Box::new(as_int),
         DataType::Timestamp(unit, Some(tz)),
     ))))
 }
@@ -945,7 +949,7 @@ mod tests {
                  AS utc, date_trunc('{unit}', t AT TIME ZONE 'Asia/Kolkata') AS kolkata FROM (VALUES \
                  (TIMESTAMP '2026-11-21 23:30:00'), (TIMESTAMP '2026-11-22 01:00:00'), \
                  (TIMESTAMP '2024-02-29 12:00:00'), (TIMESTAMP '1969-12-31 23:59:59'), \
-                 (TIMESTAMP '2026-01-01 00:00:00')) v(t)"
+                 (TIMESTAMP '2026-01-01 00:00:00'), (NULL)) v(t)"
             );
             check_utc_date_trunc(&sql).await;
         }
@@ -1080,5 +1084,8 @@ mod tests {
         assert_eq!(got, want);
         // Only the UTC column goes through the zone-less path.
         assert_eq!(plan.matches("CAST(date_trunc(").count(), 1, "{plan}");
+        // …and back to UTC by relabelling Int64 values, not by a zone lookup per value.
+        assert_eq!(plan.matches("CAST(CAST(date_trunc(").count(), 1, "{plan}");
+        assert!(plan.contains(" AS Int64) AS Timestamp("), "{plan}");
     }
 }
