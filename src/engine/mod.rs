@@ -226,14 +226,10 @@ impl Engine {
             .with_config(session_config)
             .with_runtime_env(Arc::clone(&runtime))
             .with_default_features()
-            .with_optimizer_rules({
-                let mut rules = if pushdown {
-                    optimizer_rules()
-                } else {
-                    datafusion::optimizer::Optimizer::new().rules
-                };
-                rules.push(Arc::new(tuning::DecimalLiteralScale));
-                rules
+            .with_optimizer_rules(if pushdown {
+                optimizer_rules()
+            } else {
+                datafusion::optimizer::Optimizer::new().rules
             })
             .with_physical_optimizer_rules({
                 let mut rules =
@@ -243,7 +239,9 @@ impl Engine {
                 rules.push(Arc::new(tuning::EarlyDynamicFilters));
                 rules
             })
-            .with_query_planner(Arc::new(datafusion_federation::FederatedQueryPlanner::new()))
+            .with_query_planner(Arc::new(LocalRewritesPlanner(
+                datafusion_federation::FederatedQueryPlanner::new(),
+            )))
             .build();
         let mut state = state;
         state.add_analyzer_rule(Arc::new(pgfuncs::RoundingIntCasts));
@@ -672,6 +670,24 @@ impl Engine {
             message,
             hint: None,
         }
+    }
+}
+
+/// datafusion-federation's query planner, given the final optimized plan after the rewrites
+/// that are only valid where Skipper's engine computes: by then every part a remote source
+/// runs is an opaque federated node, so nothing rewritten here reaches a remote dialect.
+#[derive(Debug)]
+struct LocalRewritesPlanner(datafusion_federation::FederatedQueryPlanner);
+
+#[async_trait::async_trait]
+impl datafusion::execution::context::QueryPlanner for LocalRewritesPlanner {
+    async fn create_physical_plan(
+        &self,
+        logical_plan: &datafusion::logical_expr::LogicalPlan,
+        session: &dyn datafusion::catalog::Session,
+    ) -> datafusion::error::Result<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+        let local = tuning::local_rewrites(logical_plan.clone())?;
+        self.0.create_physical_plan(&local, session).await
     }
 }
 
