@@ -625,7 +625,7 @@ impl datafusion::optimizer::AnalyzerRule for UtcDateTrunc {
     }
 
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> DfResult<LogicalPlan> {
-        rewrite_plan_expressions(plan, &utc_date_trunc)
+        rewrite_plan_expressions(plan, &|_| false, &utc_date_trunc)
     }
 }
 
@@ -637,11 +637,12 @@ fn is_utc(tz: &str) -> bool {
 /// merged schema of the node's inputs; the node's output names are kept.
 fn rewrite_plan_expressions(
     plan: LogicalPlan,
+    skip: &dyn Fn(&LogicalPlan) -> bool,
     f: &dyn Fn(Expr, &datafusion::common::DFSchema) -> DfResult<Transformed<Expr>>,
 ) -> DfResult<LogicalPlan> {
     plan.transform_up_with_subqueries(|node: LogicalPlan| {
         let inputs = node.inputs();
-        if inputs.is_empty() {
+        if inputs.is_empty() || skip(&node) {
             return Ok(Transformed::no(node));
         }
         let mut schema = datafusion::common::DFSchema::empty();
@@ -666,8 +667,12 @@ fn rewrite_plan_expressions(
 /// plan by the engine's query planner: by then every part a remote source runs is an opaque
 /// federated node, so nothing rewritten here reaches a remote dialect (Postgres would refuse
 /// `CAST(timestamp AS bigint)`). See [`relabel_utc_cast`] and [`align_decimal_literal`].
+///
+/// Filters are left as they are: their predicates also prune Parquet row groups by statistics,
+/// and a column under two casts would no longer be recognised there.
 pub(crate) fn local_rewrites(plan: LogicalPlan) -> DfResult<LogicalPlan> {
-    rewrite_plan_expressions(plan, &|x, schema| {
+    let filter = |node: &LogicalPlan| matches!(node, LogicalPlan::Filter(_));
+    rewrite_plan_expressions(plan, &filter, &|x, schema| {
         let t = align_decimal_literal(x, schema)?;
         if t.transformed {
             return Ok(t);
@@ -1037,7 +1042,7 @@ mod tests {
         let sql = "SELECT 1 - d, d + 2, CAST(1.5 AS decimal(3,1)) - d, d - 1, sum(d * (1 - d)), \
                    CAST('99999999999999999999999999999999999' AS decimal(38,0)) + d \
                    FROM (VALUES (CAST(0.05 AS decimal(15,2))), (CAST(-3.07 AS decimal(15,2))), \
-                   (NULL)) AS t(d) GROUP BY d ORDER BY d";
+                   (NULL)) AS t(d) WHERE d + 5 > 0 GROUP BY d ORDER BY d";
         let (want, want_schema, _) = run_tuned(sql, None, false).await;
         let (got, got_schema, plan) = run_tuned(sql, None, true).await;
         assert_eq!(got, want);
@@ -1051,6 +1056,11 @@ mod tests {
             assert!(plan.contains(rescaled), "{rescaled} not in {plan}");
         }
         assert!(!plan.contains("Decimal128(1,20,0)"), "{plan}");
+        // Filters are left alone (their predicates prune by statistics).
+        assert!(
+            plan.contains("Filter: column1 + Decimal128(5,20,0)"),
+            "{plan}"
+        );
         // 35 nines at scale 2 would need 40 digits: left as it is.
         assert!(
             plan.contains("Decimal128(99999999999999999999999999999999999,38,0) + t.d"),
