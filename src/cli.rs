@@ -66,6 +66,13 @@ pub enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// Read the catalog: tables, lineage, glossary; lint and refresh it.
+    Catalog {
+        #[command(subcommand)]
+        action: CatalogAction,
+    },
+    /// Print exactly the catalog context a question would send to the model.
+    Context(ContextArgs),
     /// Check that every source is reachable and say what is wrong.
     Doctor,
     /// Print shell completions.
@@ -100,6 +107,69 @@ pub struct SqlArgs {
     /// rows, time and pruning.
     #[arg(long, requires = "explain")]
     pub analyze: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogAction {
+    /// List tables (optionally those whose name matches a pattern: `*` and `?` wildcards, or a
+    /// plain substring).
+    List {
+        pattern: Option<String>,
+    },
+    /// Rank tables and columns for some words (what the agent's context selection sees).
+    Search {
+        #[arg(required = true, num_args = 1..)]
+        words: Vec<String>,
+    },
+    /// Everything known about one table: description, columns, owners, lineage, freshness.
+    Describe {
+        /// `source.schema.table`, `schema.table` or an unambiguous `table`.
+        table: String,
+    },
+    /// The tables (or columns) a table is built from, or that are built from it.
+    Lineage {
+        table: String,
+        /// Only what it is built from.
+        #[arg(long, conflicts_with = "downstream")]
+        upstream: bool,
+        /// Only what is built from it.
+        #[arg(long)]
+        downstream: bool,
+        /// How many steps to follow.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=50))]
+        depth: u32,
+        /// Column-level edges.
+        #[arg(long)]
+        columns: bool,
+    },
+    /// The glossary, or one term.
+    Glossary {
+        term: Option<String>,
+    },
+    /// Lint context/ against the sources: unknown tables or columns, lineage cycles, duplicate
+    /// terms, metrics and examples that do not plan. Exit 1 when there are errors.
+    Check,
+    /// Re-read the sources' tables, comments and statistics into the catalog cache.
+    Refresh {
+        /// Only this source.
+        source: Option<String>,
+        /// Names and types only, no statistics.
+        #[arg(long)]
+        schema_only: bool,
+        /// Recompute statistics even for tables that have not changed.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ContextArgs {
+    /// The question.
+    #[arg(required = true, num_args = 1..)]
+    pub question: Vec<String>,
+    /// Token budget (default: [catalog] context_budget, 6000).
+    #[arg(long, value_name = "TOKENS", value_parser = clap::value_parser!(u32).range(200..))]
+    pub budget: Option<u32>,
 }
 
 #[derive(Debug, Args)]

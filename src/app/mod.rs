@@ -2,6 +2,7 @@
 //! documented exit code. It is the only layer that prints: data to stdout, everything else
 //! (notices, timings, warnings, errors with hints) to stderr.
 
+mod catalog;
 mod commands;
 mod sql;
 
@@ -170,6 +171,14 @@ async fn dispatch(cli: Cli) -> Result<Exit, Failure> {
         Command::Config { action } => {
             let session = session(cli.global, notices).await?;
             commands::config(action, &session)
+        }
+        Command::Catalog { action } => {
+            let session = session(cli.global, notices).await?;
+            catalog::run(action, &session).await
+        }
+        Command::Context(args) => {
+            let session = session(cli.global, notices).await?;
+            catalog::context(args, &session).await
         }
         Command::Doctor => {
             let session = session(cli.global, notices).await?;

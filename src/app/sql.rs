@@ -59,6 +59,21 @@ pub async fn run(args: SqlArgs, session: &Session) -> Result<Exit, Failure> {
                 } else {
                     String::new()
                 };
+                if session.config.catalog.usage_log {
+                    // The usage prior of context selection; losing it never fails a query.
+                    let at = session
+                        .clock
+                        .now()
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                    if let Err(e) = crate::catalog::usage::record(
+                        &crate::config::data_dir(),
+                        session.origin.path(),
+                        &at,
+                        &statement.to_string(),
+                    ) {
+                        tracing::warn!("cannot record the query in the usage log: {e}");
+                    }
+                }
                 session.notices.say(&format!(
                     "{rows} row{} in {:.3}s{spill}",
                     if rows == 1 { "" } else { "s" },

@@ -76,6 +76,50 @@ pub struct Config {
     pub engine: EngineConfig,
     #[serde(default)]
     pub sources: BTreeMap<String, SourceConfig>,
+    #[serde(default)]
+    pub catalog: CatalogConfig,
+    #[serde(default)]
+    pub llm: LlmConfig,
+}
+
+/// What the catalog reads besides `context/`, and how much of it a question gets.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogConfig {
+    /// A dbt project's `target/manifest.json` to import (relative to this file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dbt_manifest: Option<PathBuf>,
+    /// Tokens of catalog context a question may get (default fits an 8k-context model).
+    #[serde(default = "default_budget")]
+    pub context_budget: usize,
+    /// Record what each successful query read (tables, columns, joins) in the data dir's
+    /// `query_log.jsonl`, the usage prior of context selection.
+    #[serde(default = "default_true")]
+    pub usage_log: bool,
+}
+
+fn default_budget() -> usize {
+    6000
+}
+
+impl Default for CatalogConfig {
+    fn default() -> Self {
+        CatalogConfig {
+            dbt_manifest: None,
+            context_budget: default_budget(),
+            usage_log: true,
+        }
+    }
+}
+
+/// The language model (the agent's settings grow here).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LlmConfig {
+    /// The model's name, e.g. "gpt-4o" or "llama3.1:8b"; it also picks the tokenizer the
+    /// context budget is counted with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
 }
 
 /// Engine settings shared by every source.
@@ -321,6 +365,11 @@ impl Config {
             && c.is_relative()
         {
             self.context = Some(base.join(c));
+        }
+        if let Some(m) = &self.catalog.dbt_manifest
+            && m.is_relative()
+        {
+            self.catalog.dbt_manifest = Some(base.join(m));
         }
     }
 

@@ -22,6 +22,23 @@ use std::path::{Path, PathBuf};
 pub const CONTEXT_FILES: &[(&str, &str)] = &[
     ("README.md", include_str!("../../context/README.md")),
     ("datasets.yaml", include_str!("../../context/datasets.yaml")),
+    ("models.yaml", include_str!("../../context/models.yaml")),
+    ("glossary.yaml", include_str!("../../context/glossary.yaml")),
+    ("lineage.yaml", include_str!("../../context/lineage.yaml")),
+    ("annotations.yaml", include_str!("../../context/annotations.yaml")),
+    ("examples.yaml", include_str!("../../context/examples.yaml")),
+    (
+        "transforms/billing_usage_hourly.sql",
+        include_str!("../../context/transforms/billing_usage_hourly.sql"),
+    ),
+    (
+        "transforms/billing_usage_daily.sql",
+        include_str!("../../context/transforms/billing_usage_daily.sql"),
+    ),
+    (
+        "transforms/invoices.sql",
+        include_str!("../../context/transforms/invoices.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -151,7 +168,11 @@ async fn fill(req: &DemoRequest, dir: &Path) -> Result<DemoManifest, DemoError> 
     let ctx = dir.join("context");
     std::fs::create_dir_all(&ctx).map_err(|e| DemoError::Io(e.to_string()))?;
     for (file, text) in CONTEXT_FILES {
-        std::fs::write(ctx.join(file), text).map_err(|e| DemoError::Io(e.to_string()))?;
+        let path = ctx.join(file);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| DemoError::Io(e.to_string()))?;
+        }
+        std::fs::write(path, text).map_err(|e| DemoError::Io(e.to_string()))?;
     }
     let billing = match &req.postgres {
         Some(url) => format!(

@@ -299,7 +299,7 @@ async fn first_extension_remote(
     Ok(None)
 }
 
-struct FileSchema {
+pub(crate) struct FileSchema {
     source: String,
     schema: String,
     kind: FileKind,
@@ -318,6 +318,42 @@ impl std::fmt::Debug for FileSchema {
 }
 
 impl FileSchema {
+    /// What changes when a table's data does: every file under it with its size, modification
+    /// time and ETag (local files have no ETag), hashed. `None` for an unknown table.
+    pub(crate) async fn fingerprint(&self, name: &str) -> Result<Option<String>, String> {
+        use std::hash::{Hash, Hasher};
+        let Some(table) = self.tables.get(name) else {
+            return Ok(None);
+        };
+        let store = self
+            .runtime
+            .object_store(table.url.object_store())
+            .map_err(|e| e.to_string())?;
+        let prefix = table.url.prefix().clone();
+        let mut files: Vec<(String, u64, i64, Option<String>)> = store
+            .list(Some(&prefix))
+            .map_ok(|m| {
+                (
+                    m.location.to_string(),
+                    m.size,
+                    m.last_modified.timestamp_micros(),
+                    m.e_tag,
+                )
+            })
+            .try_collect()
+            .await
+            .map_err(|e| e.to_string())?;
+        files.sort();
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        files.hash(&mut h);
+        let newest = files.iter().map(|f| f.2).max().unwrap_or(0);
+        Ok(Some(format!(
+            "files:{}:{:016x}:{newest}",
+            files.len(),
+            h.finish()
+        )))
+    }
+
     async fn build(&self, name: &str, table: &FileTable) -> DfResult<Arc<dyn TableProvider>> {
         let started = std::time::Instant::now();
         let state = self.state.get_or_init(|| {

@@ -13,6 +13,7 @@
 mod explain;
 mod federation;
 mod files;
+pub mod introspect;
 mod passthrough;
 mod pgcopy;
 mod pgfuncs;

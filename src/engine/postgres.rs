@@ -255,6 +255,60 @@ pub async fn list_relations(
     Ok(out)
 }
 
+/// `COMMENT ON TABLE` and `COMMENT ON COLUMN` texts of every visible relation.
+pub async fn comments(
+    pool: &PostgresConnectionPool,
+) -> Result<Vec<super::introspect::SourceComment>, String> {
+    let conn = pool.connect_direct().await.map_err(|e| flatten_error(&e))?;
+    let rows = conn
+        .conn
+        .query(
+            "SELECT n.nspname, c.relname, a.attname, d.description FROM pg_description d \
+             JOIN pg_class c ON c.oid = d.objoid AND d.classoid = 'pg_class'::regclass \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.objsubid \
+             WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p') \
+               AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+               AND (d.objsubid = 0 OR NOT a.attisdropped) \
+             ORDER BY 1, 2, d.objsubid",
+            &[],
+        )
+        .await
+        .map_err(|e| flatten_error(&e))?;
+    Ok(rows
+        .into_iter()
+        .map(|r| super::introspect::SourceComment {
+            schema: r.get(0),
+            table: r.get(1),
+            column: r.get(2),
+            comment: r.get(3),
+        })
+        .collect())
+}
+
+/// Postgres's write counters per table (inserts, updates, deletes, truncates seen by the
+/// statistics collector): when they have not moved, neither has the data.
+pub async fn table_counters(
+    pool: &PostgresConnectionPool,
+) -> Result<Vec<((String, String), String)>, String> {
+    let conn = pool.connect_direct().await.map_err(|e| flatten_error(&e))?;
+    let rows = conn
+        .conn
+        .query(
+            "SELECT schemaname::text, relname::text, \
+                    (n_tup_ins + n_tup_upd + n_tup_del)::text || ':' || n_live_tup::text \
+                    || ':' || coalesce(date_part('epoch', last_analyze)::text, '') \
+             FROM pg_stat_user_tables",
+            &[],
+        )
+        .await
+        .map_err(|e| flatten_error(&e))?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ((r.get(0), r.get(1)), format!("pg:{}", r.get::<_, String>(2))))
+        .collect())
+}
+
 fn url_param(url: &str, key: &str) -> Option<String> {
     let query = url.split_once('?')?.1;
     query.split('&').find_map(|kv| {

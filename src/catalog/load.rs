@@ -1,0 +1,189 @@
+//! Reading `context/`: every `*.yaml`/`*.yml` file at its top level and every
+//! `transforms/*.sql`. A file that does not parse or has the wrong shape is an error with its
+//! file, line and column; if any file fails, nothing is returned, so nothing half-loaded is
+//! ever used.
+
+use super::model::ContextFile;
+use super::{Diagnostic, Pos, Severity};
+use marked_yaml::{LoaderOptions, Marker, Span};
+use std::path::{Path, PathBuf};
+
+/// The files of one `context/` folder, parsed.
+#[derive(Debug, Default)]
+pub struct ContextDocs {
+    pub dir: PathBuf,
+    /// Display names of the YAML files, indexed by marked-yaml's source number.
+    pub names: Vec<String>,
+    pub files: Vec<ContextFile>,
+    /// `(display name, SQL text)` of each transformation file.
+    pub transforms: Vec<(String, String)>,
+}
+
+impl ContextDocs {
+    /// The position a span starts at, with its file's name.
+    pub fn pos(&self, span: &Span) -> Option<Pos> {
+        span.start().map(|m| self.marker_pos(m))
+    }
+
+    fn marker_pos(&self, m: &Marker) -> Pos {
+        Pos {
+            file: self.names.get(m.source()).cloned().unwrap_or_default(),
+            line: m.line(),
+            column: m.column(),
+        }
+    }
+}
+
+/// Load `dir`. A missing folder is an empty catalog (Skipper still answers from the sources'
+/// own schemas); anything unreadable or malformed is a list of errors.
+pub fn load(dir: &Path) -> Result<ContextDocs, Vec<Diagnostic>> {
+    let mut docs = ContextDocs {
+        dir: dir.to_path_buf(),
+        ..Default::default()
+    };
+    if !dir.is_dir() {
+        return Ok(docs);
+    }
+    let mut errors = Vec::new();
+    let listed = |d: &Path, exts: &[&str]| -> Result<Vec<PathBuf>, String> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(d)
+            .map_err(|e| format!("cannot list {}: {e}", d.display()))?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.is_file()
+                    && p.extension()
+                        .and_then(|e| e.to_str())
+                        .is_some_and(|e| exts.contains(&e))
+            })
+            .collect();
+        v.sort();
+        Ok(v)
+    };
+    let yaml_files = match listed(dir, &["yaml", "yml"]) {
+        Ok(v) => v,
+        Err(e) => return Err(vec![Diagnostic::error(None, e)]),
+    };
+    for path in yaml_files {
+        let name = path.display().to_string();
+        let index = docs.names.len();
+        docs.names.push(name.clone());
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                errors.push(Diagnostic::error(
+                    Some(Pos::file(&name)),
+                    format!("cannot read: {e}"),
+                ));
+                continue;
+            }
+        };
+        if text.trim().is_empty() {
+            docs.files.push(ContextFile::default());
+            continue;
+        }
+        let options = LoaderOptions::default().error_on_duplicate_keys(true);
+        match marked_yaml::from_yaml_with_options::<ContextFile>(index, &text, options) {
+            Ok(f) => docs.files.push(f),
+            Err(e) => {
+                let (pos, message) = describe(&docs, &e);
+                errors.push(Diagnostic::error(
+                    Some(pos.unwrap_or_else(|| Pos::file(&name))),
+                    message,
+                ));
+            }
+        }
+    }
+    let tdir = dir.join("transforms");
+    if tdir.is_dir() {
+        match listed(&tdir, &["sql"]) {
+            Ok(v) => {
+                for p in v {
+                    match std::fs::read_to_string(&p) {
+                        Ok(t) => docs.transforms.push((p.display().to_string(), t)),
+                        Err(e) => errors.push(Diagnostic::error(
+                            Some(Pos::file(&p.display().to_string())),
+                            format!("cannot read: {e}"),
+                        )),
+                    }
+                }
+            }
+            Err(e) => errors.push(Diagnostic::error(None, e)),
+        }
+    }
+    if errors.is_empty() {
+        Ok(docs)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Where a YAML error is and what it says, without the library's own position prefix.
+fn describe(docs: &ContextDocs, e: &marked_yaml::FromYamlError) -> (Option<Pos>, String) {
+    use marked_yaml::LoadError as L;
+    match e {
+        marked_yaml::FromYamlError::ParseYaml(le) => {
+            let (m, what) = match le {
+                L::TopLevelMustBeMapping(m) => (Some(*m), "the top level must be a mapping of sections (datasets:, glossary:, …)".to_string()),
+                L::TopLevelMustBeSequence(m) => (Some(*m), "the top level must be a sequence".into()),
+                L::UnexpectedAnchor(m) => (Some(*m), "YAML anchors are not supported".into()),
+                L::MappingKeyMustBeScalar(m) => (Some(*m), "keys must be plain scalars".into()),
+                L::UnexpectedTag(m) => (Some(*m), "YAML tags are not supported".into()),
+                L::ScanError(m, s) => (Some(*m), format!("invalid YAML: {}", s.info())),
+                L::DuplicateKey(inner) => (
+                    inner.key.span().start().copied(),
+                    format!("duplicate key \"{}\"", inner.key.as_str()),
+                ),
+            };
+            (m.map(|m| docs.marker_pos(&m)), what)
+        }
+        marked_yaml::FromYamlError::FromNode(ne) => {
+            let m = ne.start_mark();
+            let mut text = ne.to_string();
+            if let Some(p) = ne.path() {
+                text = format!("{p}: {text}");
+            }
+            (m.map(|m| docs.marker_pos(&m)), text)
+        }
+    }
+}
+
+impl Diagnostic {
+    pub fn error(pos: Option<Pos>, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Error,
+            pos,
+            message: message.into(),
+        }
+    }
+    pub fn warning(pos: Option<Pos>, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Warning,
+            pos,
+            message: message.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shape_errors_point_at_file_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("a.yaml"),
+            "datasets:\n  - name: lake.main.t\n    descripton: typo\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("b.yaml"), "glossary:\n  - name: [unclosed\n").unwrap();
+        let errs = load(dir.path()).unwrap_err();
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        let a = errs[0].pos.as_ref().unwrap();
+        assert!(a.file.ends_with("a.yaml"));
+        assert_eq!(a.line, 3, "{errs:?}");
+        assert!(errs[0].message.contains("descripton"), "{}", errs[0].message);
+        assert!(errs[1].pos.as_ref().unwrap().file.ends_with("b.yaml"));
+    }
+}
