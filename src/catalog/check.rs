@@ -10,10 +10,19 @@ use crate::engine::Engine;
 pub async fn check(cat: &Catalog, engine: &Engine) -> Vec<Diagnostic> {
     let mut out = cat.diagnostics.clone();
     for cycle in lineage_cycles(&cat.lineage) {
-        let pos = cat
-            .lineage
+        // Point at the edge a person wrote, if one closes the cycle; else at any of its edges.
+        let edges: Vec<&super::Edge> = cycle
+            .windows(2)
+            .filter_map(|w| {
+                cat.lineage
+                    .iter()
+                    .find(|e| e.to == w[1] && e.from.contains(&w[0]))
+            })
+            .collect();
+        let pos = edges
             .iter()
-            .find(|e| e.to == cycle[1] || e.to == cycle[0])
+            .find(|e| e.origin == super::EdgeOrigin::Context)
+            .or(edges.first())
             .and_then(|e| e.pos.clone());
         out.push(Diagnostic::error(
             pos,

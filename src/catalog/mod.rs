@@ -902,6 +902,14 @@ impl Catalog {
                         Err(e) => problems.push(e),
                     }
                 }
+                let target_table = self.table(&to).expect("resolved");
+                for (out, _) in &d.facts.outputs {
+                    if target_table.column(out).is_none() {
+                        problems.push(format!(
+                            "builds column '{out}', which {to} does not have"
+                        ));
+                    }
+                }
                 let columns = d
                     .facts
                     .outputs

@@ -178,6 +178,22 @@ pub async fn snapshot_source(
     )
 }
 
+/// Snapshots of every source of an open engine, with no previous snapshot (everything is
+/// computed). For tests and tools that build a catalog without the cache.
+pub async fn snapshot_all(
+    engine: &Engine,
+    config: &Config,
+    stats: bool,
+    is_pii: &dyn Fn(&str, &str) -> bool,
+    now: &str,
+) -> Vec<SourceSnapshot> {
+    let mut out = Vec::new();
+    for s in engine.sources() {
+        out.push(snapshot_source(engine, config, s, None, stats, is_pii, now).await.0);
+    }
+    out
+}
+
 /// A short SQL-ish type name.
 pub fn type_name(t: &DataType) -> String {
     match t {

@@ -765,7 +765,7 @@ impl<'a> Selector<'a> {
             let mut line = format!("  {} {}", c.name, c.data_type.as_deref().unwrap_or("?"));
             let mut notes = Vec::new();
             if !reduced && let Some(d) = &c.description {
-                notes.push(d.trim().replace('\n', " "));
+                notes.push(d.trim().trim_end_matches('.').replace('\n', " "));
             }
             if let Some(u) = &c.unit {
                 notes.push(format!("unit: {u}"));
