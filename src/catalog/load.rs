@@ -86,7 +86,14 @@ pub fn load(dir: &Path) -> Result<ContextDocs, Vec<Diagnostic>> {
         match marked_yaml::from_yaml_with_options::<ContextFile>(index, &text, options) {
             Ok(f) => docs.files.push(f),
             Err(e) => {
-                let (pos, message) = describe(&docs, &e);
+                let (mut pos, message) = describe(&docs, &e);
+                // An unknown key is reported at its mapping; point at the key itself.
+                if let marked_yaml::FromYamlError::FromNode(ne) = &e
+                    && let marked_yaml::Error::UnknownFieldError(field, _, _) = &**ne
+                    && let Some(p) = pos.as_mut()
+                {
+                    refine_to_key(p, &text, field);
+                }
                 errors.push(Diagnostic::error(
                     Some(pos.unwrap_or_else(|| Pos::file(&name))),
                     message,
@@ -144,6 +151,18 @@ fn describe(docs: &ContextDocs, e: &marked_yaml::FromYamlError) -> (Option<Pos>,
                 text = format!("{p}: {text}");
             }
             (m.map(|m| docs.marker_pos(&m)), text)
+        }
+    }
+}
+
+/// Move `pos` to the first line at or after it that starts with `key:` (a YAML key).
+fn refine_to_key(pos: &mut Pos, text: &str, key: &str) {
+    for (i, line) in text.lines().enumerate().skip(pos.line.saturating_sub(1)) {
+        let trimmed = line.trim_start_matches([' ', '-']);
+        if trimmed.starts_with(&format!("{key}:")) {
+            pos.line = i + 1;
+            pos.column = line.len() - trimmed.len() + 1;
+            return;
         }
     }
 }
