@@ -113,9 +113,7 @@ pub struct SqlArgs {
 pub enum CatalogAction {
     /// List tables (optionally those whose name matches a pattern: `*` and `?` wildcards, or a
     /// plain substring).
-    List {
-        pattern: Option<String>,
-    },
+    List { pattern: Option<String> },
     /// Rank tables and columns for some words (what the agent's context selection sees).
     Search {
         #[arg(required = true, num_args = 1..)]
@@ -143,9 +141,7 @@ pub enum CatalogAction {
         columns: bool,
     },
     /// The glossary, or one term.
-    Glossary {
-        term: Option<String>,
-    },
+    Glossary { term: Option<String> },
     /// Lint context/ against the sources: unknown tables or columns, lineage cycles, duplicate
     /// terms, metrics and examples that do not plan. Exit 1 when there are errors.
     Check,

@@ -25,7 +25,8 @@ fn json_wanted(session: &Session) -> Result<bool, Failure> {
 
 fn grid(header: Vec<&str>) -> Grid {
     let mut t = Grid::new();
-    t.load_preset(presets::UTF8_FULL_CONDENSED).set_header(header);
+    t.load_preset(presets::UTF8_FULL_CONDENSED)
+        .set_header(header);
     if let Some((w, _)) = terminal_width() {
         t.set_width(w);
         t.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
@@ -92,7 +93,11 @@ pub(super) async fn load_catalog(
             fresh.push(snap);
         }
         // Only reachable sources are cached, so a later run tries the others again.
-        let keep: Vec<SourceSnapshot> = fresh.iter().filter(|s| s.error.is_none()).cloned().collect();
+        let keep: Vec<SourceSnapshot> = fresh
+            .iter()
+            .filter(|s| s.error.is_none())
+            .cloned()
+            .collect();
         if let Err(e) = store.save(&keep) {
             tracing::warn!("cannot cache the catalog snapshot: {e}");
         }
@@ -130,7 +135,9 @@ fn context_failure(errors: &[crate::catalog::Diagnostic]) -> Failure {
     Failure {
         exit: Exit::Usage,
         message: format!("context/ does not load: {first}{more}"),
-        hint: Some("run `skipper catalog check` for every problem; nothing of context/ was used".into()),
+        hint: Some(
+            "run `skipper catalog check` for every problem; nothing of context/ was used".into(),
+        ),
     }
 }
 
@@ -248,7 +255,11 @@ fn list(cat: &Catalog, pattern: Option<&str>, as_json: bool) -> String {
             ),
         ]);
     }
-    format!("{g}\n{} table{}\n", tables.len(), if tables.len() == 1 { "" } else { "s" })
+    format!(
+        "{g}\n{} table{}\n",
+        tables.len(),
+        if tables.len() == 1 { "" } else { "s" }
+    )
 }
 
 fn search(cat: &Catalog, words: &str, as_json: bool) -> String {
@@ -272,19 +283,32 @@ fn search(cat: &Catalog, words: &str, as_json: bool) -> String {
             .take(5)
             .map(|c| c.name.clone())
             .collect();
-        g.add_row(vec![format!("{:.2}", t.score), t.name.clone(), t.reason.clone(), cols.join(", ")]);
+        g.add_row(vec![
+            format!("{:.2}", t.score),
+            t.name.clone(),
+            t.reason.clone(),
+            cols.join(", "),
+        ]);
     }
     let mut out = format!("{g}\n");
     if !s.metrics.is_empty() {
         out.push_str(&format!(
             "metrics: {}\n",
-            s.metrics.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", ")
+            s.metrics
+                .iter()
+                .map(|m| m.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     if !s.terms.is_empty() {
         out.push_str(&format!(
             "glossary: {}\n",
-            s.terms.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", ")
+            s.terms
+                .iter()
+                .map(|m| m.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     out
@@ -306,12 +330,19 @@ fn describe(cat: &Catalog, name: &str, as_json: bool) -> Result<String, Failure>
     let source = cat.sources.iter().find(|s| s.name == t.source);
     let metrics: Vec<&crate::catalog::Metric> =
         cat.metrics.iter().filter(|m| m.table == t.name).collect();
+    // Freshness as the data shows it: the newest value of its time column.
+    let latest = t
+        .time_column
+        .as_deref()
+        .and_then(|c| t.column(c))
+        .and_then(|c| c.stats.as_ref())
+        .and_then(|s| s.max.clone());
     if as_json {
         let upstream: Vec<&String> = up.iter().flat_map(|e| e.from.iter()).collect();
         let downstream: Vec<&String> = down.iter().map(|e| &e.to).collect();
         return Ok(format!(
             "{}\n",
-            json!({"version": 1, "table": t, "upstream": upstream, "downstream": downstream,
+            json!({"version": 1, "table": t, "latest_data": latest, "upstream": upstream, "downstream": downstream,
                    "annotations": notes, "metrics": metrics.iter().map(|m| &m.name).collect::<Vec<_>>(),
                    "snapshot": source})
         ));
@@ -326,7 +357,10 @@ fn describe(cat: &Catalog, name: &str, as_json: bool) -> Result<String, Failure>
             "owner: {} ({}{})",
             o.team,
             o.role.as_str(),
-            o.contact.as_ref().map(|c| format!(", {c}")).unwrap_or_default()
+            o.contact
+                .as_ref()
+                .map(|c| format!(", {c}"))
+                .unwrap_or_default()
         ));
     }
     if let Some(g) = &t.grain {
@@ -347,12 +381,23 @@ fn describe(cat: &Catalog, name: &str, as_json: bool) -> Result<String, Failure>
     if let Some(s) = &t.sensitivity {
         facts.push(format!("sensitivity: {s}"));
     }
-    if let Some(f) = &t.freshness {
-        facts.push(format!(
-            "freshness: expected {}{}",
-            f.expected,
-            f.max_delay.as_ref().map(|d| format!(", at most {d} late")).unwrap_or_default()
-        ));
+    if t.freshness.is_some() || latest.is_some() {
+        let mut f = String::from("freshness:");
+        if let Some(l) = &latest {
+            f.push_str(&format!(" latest data {l}"));
+        }
+        if let Some(x) = &t.freshness {
+            f.push_str(&format!(
+                "{}expected {}{}",
+                if latest.is_some() { "; " } else { " " },
+                x.expected,
+                x.max_delay
+                    .as_ref()
+                    .map(|d| format!(", at most {d} late"))
+                    .unwrap_or_default()
+            ));
+        }
+        facts.push(f);
     }
     facts.push(match (t.row_count, &t.stats_at) {
         (Some(n), Some(at)) => format!("rows: {n} (statistics of {at})"),
@@ -361,8 +406,14 @@ fn describe(cat: &Catalog, name: &str, as_json: bool) -> Result<String, Failure>
     });
     if let Some(s) = source {
         facts.push(match &s.error {
-            Some(e) => format!("source {}: unavailable at the last refresh ({e}); showing the snapshot of {}", s.name, s.refreshed_at),
-            None => format!("source {} ({}), snapshot of {}", s.name, s.kind, s.refreshed_at),
+            Some(e) => format!(
+                "source {}: unavailable at the last refresh ({e}); showing the snapshot of {}",
+                s.name, s.refreshed_at
+            ),
+            None => format!(
+                "source {} ({}), snapshot of {}",
+                s.name, s.kind, s.refreshed_at
+            ),
         });
     }
     if !t.tags.is_empty() {
@@ -371,16 +422,31 @@ fn describe(cat: &Catalog, name: &str, as_json: bool) -> Result<String, Failure>
     for f in facts {
         out.push_str(&format!("  {f}\n"));
     }
-    let mut g = grid(vec!["column", "type", "description", "classification", "statistics"]);
+    let mut g = grid(vec![
+        "column",
+        "type",
+        "description",
+        "classification",
+        "statistics",
+    ]);
     for c in &t.columns {
         let class = match &c.classification {
             Some(cl) => format!(
                 "{}{}; set by {}, {}{}",
-                cl.pii.as_deref().map(|p| format!("PII: {p}")).unwrap_or_else(|| "not PII".into()),
-                cl.mask.as_deref().map(|m| format!(", mask {m}")).unwrap_or_default(),
+                cl.pii
+                    .as_deref()
+                    .map(|p| format!("PII: {p}"))
+                    .unwrap_or_else(|| "not PII".into()),
+                cl.mask
+                    .as_deref()
+                    .map(|m| format!(", mask {m}"))
+                    .unwrap_or_default(),
                 cl.set_by,
                 format!("{:?}", cl.review).to_lowercase(),
-                cl.reviewed_by.as_deref().map(|r| format!(" by {r}")).unwrap_or_default()
+                cl.reviewed_by
+                    .as_deref()
+                    .map(|r| format!(" by {r}"))
+                    .unwrap_or_default()
             ),
             None => String::new(),
         };
@@ -394,7 +460,12 @@ fn describe(cat: &Catalog, name: &str, as_json: bool) -> Result<String, Failure>
                     parts.push(format!("{a} … {b}"));
                 }
                 if !s.common_values.is_empty() {
-                    let v: Vec<&str> = s.common_values.iter().take(4).map(|(v, _)| v.as_str()).collect();
+                    let v: Vec<&str> = s
+                        .common_values
+                        .iter()
+                        .take(4)
+                        .map(|(v, _)| v.as_str())
+                        .collect();
                     parts.push(format!("top: {}", v.join(", ")));
                 }
                 parts.join("; ")
@@ -402,7 +473,12 @@ fn describe(cat: &Catalog, name: &str, as_json: bool) -> Result<String, Failure>
             None if c.is_pii() => "not collected (PII)".into(),
             None => String::new(),
         };
-        let mut desc = c.description.clone().unwrap_or_default().trim().replace('\n', " ");
+        let mut desc = c
+            .description
+            .clone()
+            .unwrap_or_default()
+            .trim()
+            .replace('\n', " ");
         if let Some(u) = &c.unit {
             desc.push_str(&format!(" [unit: {u}]"));
         }
@@ -419,20 +495,31 @@ fn describe(cat: &Catalog, name: &str, as_json: bool) -> Result<String, Failure>
         let mut v: Vec<&str> = v.into_iter().map(String::as_str).collect();
         v.sort();
         v.dedup();
-        if v.is_empty() { "(none known)".into() } else { v.join(", ") }
+        if v.is_empty() {
+            "(none known)".into()
+        } else {
+            v.join(", ")
+        }
     };
     out.push_str(&format!(
         "upstream: {}\n",
         names(up.iter().flat_map(|e| e.from.iter()).collect())
     ));
-    out.push_str(&format!("downstream: {}\n", names(down.iter().map(|e| &e.to).collect())));
+    out.push_str(&format!(
+        "downstream: {}\n",
+        names(down.iter().map(|e| &e.to).collect())
+    ));
     if let Some(b) = up.iter().find_map(|e| e.transformation.as_ref()) {
         out.push_str(&format!("built by: {b}\n"));
     }
     if !metrics.is_empty() {
         out.push_str(&format!(
             "metrics: {}\n",
-            metrics.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", ")
+            metrics
+                .iter()
+                .map(|m| m.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     for a in notes {
@@ -440,7 +527,10 @@ fn describe(cat: &Catalog, name: &str, as_json: bool) -> Result<String, Failure>
             "note on {}: {}{}\n",
             a.target,
             a.note,
-            a.author.as_ref().map(|x| format!(" ({x})")).unwrap_or_default()
+            a.author
+                .as_ref()
+                .map(|x| format!(" ({x})"))
+                .unwrap_or_default()
         ));
     }
     Ok(out)
@@ -470,20 +560,31 @@ fn lineage(
             let mut next = Vec::new();
             for n in &frontier {
                 for e in cat.neighbours(n, dir_up) {
-                    let others: Vec<&String> = if dir_up { e.from.iter().collect() } else { vec![&e.to] };
+                    let others: Vec<&String> = if dir_up {
+                        e.from.iter().collect()
+                    } else {
+                        vec![&e.to]
+                    };
                     for o in others {
                         let indent = "  ".repeat(level as usize);
                         let how = e.transformation.as_deref().unwrap_or("");
                         text.push_str(&format!(
                             "{indent}{} {o}{}\n",
                             if dir_up { "<-" } else { "->" },
-                            if how.is_empty() { String::new() } else { format!("  [{how}]") }
+                            if how.is_empty() {
+                                String::new()
+                            } else {
+                                format!("  [{how}]")
+                            }
                         ));
                         if columns {
                             for (to_col, froms) in &e.columns {
                                 let rel: Vec<&String> = froms
                                     .iter()
-                                    .filter(|f| f.to_lowercase().starts_with(&format!("{}.", o.to_lowercase())))
+                                    .filter(|f| {
+                                        f.to_lowercase()
+                                            .starts_with(&format!("{}.", o.to_lowercase()))
+                                    })
                                     .collect();
                                 if rel.is_empty() {
                                     continue;
@@ -491,7 +592,10 @@ fn lineage(
                                 text.push_str(&format!(
                                     "{indent}    {}.{to_col} <- {}\n",
                                     e.to,
-                                    rel.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                                    rel.iter()
+                                        .map(|s| s.as_str())
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
                                 ));
                             }
                         }
@@ -515,7 +619,10 @@ fn lineage(
         }
     }
     if as_json {
-        return Ok(format!("{}\n", json!({"version": 1, "table": t.name, "edges": edges})));
+        return Ok(format!(
+            "{}\n",
+            json!({"version": 1, "table": t.name, "edges": edges})
+        ));
     }
     Ok(text)
 }
@@ -528,7 +635,8 @@ fn glossary(cat: &Catalog, term: Option<&str>, as_json: bool) -> Result<String, 
                 .terms
                 .iter()
                 .filter(|t| {
-                    t.name.eq_ignore_ascii_case(w) || t.synonyms.iter().any(|s| s.eq_ignore_ascii_case(w))
+                    t.name.eq_ignore_ascii_case(w)
+                        || t.synonyms.iter().any(|s| s.eq_ignore_ascii_case(w))
                 })
                 .collect();
             if hits.is_empty() {
@@ -546,7 +654,7 @@ fn glossary(cat: &Catalog, term: Option<&str>, as_json: bool) -> Result<String, 
     }
     let mut out = String::new();
     for t in terms {
-        out.push_str(&format!("{}", t.name));
+        out.push_str(&t.name);
         if !t.synonyms.is_empty() {
             out.push_str(&format!(" (also: {})", t.synonyms.join(", ")));
         }
@@ -570,7 +678,10 @@ async fn check(session: &Session, as_json: bool) -> Result<Exit, Failure> {
             crate::catalog::check::check(&cat, &engine).await
         }
     };
-    let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+    let errors = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
     let warnings = diagnostics.len() - errors;
     if as_json {
         write_stdout(
@@ -594,7 +705,11 @@ async fn check(session: &Session, as_json: bool) -> Result<Exit, Failure> {
             if warnings == 1 { "" } else { "s" }
         ));
     }
-    Ok(if errors > 0 { Exit::Negative } else { Exit::Success })
+    Ok(if errors > 0 {
+        Exit::Negative
+    } else {
+        Exit::Success
+    })
 }
 
 async fn refresh_cmd(
@@ -611,7 +726,13 @@ async fn refresh_cmd(
             format!("no source named '{s}'"),
             Some(&format!(
                 "the sources are: {}",
-                session.config.sources.keys().cloned().collect::<Vec<_>>().join(", ")
+                session
+                    .config
+                    .sources
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )),
         ));
     }
@@ -621,7 +742,8 @@ async fn refresh_cmd(
     let is_pii = |table: &str, col: &str| -> bool {
         let t = table.to_lowercase();
         let c = col.to_lowercase();
-        pii.iter().any(|(pt, pc)| *pc == c && (t == *pt || t.ends_with(&format!(".{pt}"))))
+        pii.iter()
+            .any(|(pt, pc)| *pc == c && (t == *pt || t.ends_with(&format!(".{pt}"))))
     };
     let engine = Engine::open(&session.config, &session.engine_options()).await?;
     let data_dir = crate::config::data_dir();
@@ -634,7 +756,11 @@ async fn refresh_cmd(
         if only.as_ref().is_some_and(|o| o != &s.name) {
             continue;
         }
-        let previous = if force { None } else { store.load(&s.name).map_err(store_failure)? };
+        let previous = if force {
+            None
+        } else {
+            store.load(&s.name).map_err(store_failure)?
+        };
         let had_previous = previous.is_some() || force;
         let (snap, report) = refresh::snapshot_source(
             &engine,
@@ -650,7 +776,11 @@ async fn refresh_cmd(
             session.notices.say(&format!(
                 "warning: source {} is unavailable ({e}); {}",
                 s.name,
-                if had_previous { "its last snapshot is kept" } else { "it has no snapshot yet" }
+                if had_previous {
+                    "its last snapshot is kept"
+                } else {
+                    "it has no snapshot yet"
+                }
             ));
         }
         for f in &report.failed {
@@ -662,22 +792,40 @@ async fn refresh_cmd(
     store.save(&snaps).map_err(store_failure)?;
     let secs = started.elapsed().as_secs_f64();
     if as_json {
-        write_stdout(format!("{}\n", json!({"version": 1, "refreshed_at": now, "seconds": secs, "sources": reports})).as_bytes())?;
+        write_stdout(
+            format!(
+                "{}\n",
+                json!({"version": 1, "refreshed_at": now, "seconds": secs, "sources": reports})
+            )
+            .as_bytes(),
+        )?;
     } else {
-        let mut g = grid(vec!["source", "tables", "statistics computed", "unchanged", "problems"]);
+        let mut g = grid(vec![
+            "source",
+            "tables",
+            "statistics computed",
+            "unchanged",
+            "problems",
+        ]);
         for r in &reports {
             g.add_row(vec![
                 r.source.clone(),
                 r.tables.to_string(),
                 r.computed.to_string(),
                 r.unchanged.to_string(),
-                r.error.clone().unwrap_or_else(|| r.failed.len().to_string()),
+                r.error
+                    .clone()
+                    .unwrap_or_else(|| r.failed.len().to_string()),
             ]);
         }
         write_stdout(format!("{g}\n").as_bytes())?;
-        session.notices.say(&format!("catalog refreshed in {secs:.2}s"));
+        session
+            .notices
+            .say(&format!("catalog refreshed in {secs:.2}s"));
     }
-    let failed = reports.iter().any(|r| r.error.is_some() || !r.failed.is_empty());
+    let failed = reports
+        .iter()
+        .any(|r| r.error.is_some() || !r.failed.is_empty());
     Ok(if failed { Exit::Failure } else { Exit::Success })
 }
 
@@ -700,11 +848,17 @@ pub async fn context(args: ContextArgs, session: &Session) -> Result<Exit, Failu
     let as_json = json_wanted(session)?;
     let question = args.question.join(" ");
     if question.trim().is_empty() {
-        return Err(Failure::usage("the question is empty", Some("skipper context \"invoices by plan tier last month\"")));
+        return Err(Failure::usage(
+            "the question is empty",
+            Some("skipper context \"invoices by plan tier last month\""),
+        ));
     }
     let (cat, _engine) = load_catalog(session, None).await?;
     warn_errors(session, &cat);
-    let budget = args.budget.map(|b| b as usize).unwrap_or(session.config.catalog.context_budget);
+    let budget = args
+        .budget
+        .map(|b| b as usize)
+        .unwrap_or(session.config.catalog.context_budget);
     let counter = TokenCounter::for_model(session.config.llm.model.as_deref());
     let started = std::time::Instant::now();
     let sel = Selector::new(&cat).select(&question, budget, &counter);

@@ -99,8 +99,14 @@ pub async fn check(cat: &Catalog, engine: &Engine) -> Vec<Diagnostic> {
     }
     // Errors first, then by place.
     out.sort_by(|a, b| {
-        (a.severity != Severity::Error, &a.pos.as_ref().map(|p| (&p.file, p.line, p.column)))
-            .cmp(&(b.severity != Severity::Error, &b.pos.as_ref().map(|p| (&p.file, p.line, p.column))))
+        (
+            a.severity != Severity::Error,
+            &a.pos.as_ref().map(|p| (&p.file, p.line, p.column)),
+        )
+            .cmp(&(
+                b.severity != Severity::Error,
+                &b.pos.as_ref().map(|p| (&p.file, p.line, p.column)),
+            ))
     });
     out
 }

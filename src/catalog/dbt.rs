@@ -82,7 +82,10 @@ pub fn load(path: &Path) -> Result<DbtImport, String> {
         .map_err(|e| format!("{}: not a dbt manifest: {e}", path.display()))?;
     let mut models = Vec::new();
     for (id, n) in m.nodes.into_iter().chain(m.sources) {
-        if !matches!(n.resource_type.as_str(), "model" | "seed" | "snapshot" | "source") {
+        if !matches!(
+            n.resource_type.as_str(),
+            "model" | "seed" | "snapshot" | "source"
+        ) {
             continue;
         }
         let table = n.alias.or(n.identifier).unwrap_or_else(|| n.name.clone());

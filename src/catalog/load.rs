@@ -64,29 +64,18 @@ pub fn load(dir: &Path) -> Result<ContextDocs, Vec<Diagnostic>> {
         Ok(v) => v,
         Err(e) => return Err(vec![Diagnostic::error(None, e)]),
     };
-    for path in yaml_files {
-        let name = path.display().to_string();
-        let index = docs.names.len();
-        docs.names.push(name.clone());
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) => {
-                errors.push(Diagnostic::error(
-                    Some(Pos::file(&name)),
-                    format!("cannot read: {e}"),
-                ));
-                continue;
-            }
-        };
-        if text.trim().is_empty() {
-            docs.files.push(ContextFile::default());
-            continue;
-        }
-        let options = LoaderOptions::default().error_on_duplicate_keys(true);
-        match marked_yaml::from_yaml_with_options::<ContextFile>(index, &text, options) {
+    docs.names = yaml_files.iter().map(|p| p.display().to_string()).collect();
+    for (i, outcome) in parse_all(&yaml_files).into_iter().enumerate() {
+        let name = docs.names[i].clone();
+        match outcome {
             Ok(f) => docs.files.push(f),
-            Err(e) => {
+            Err(Parse::Read(e)) => errors.push(Diagnostic::error(
+                Some(Pos::file(&name)),
+                format!("cannot read: {e}"),
+            )),
+            Err(Parse::Yaml(e, text)) => {
                 let (mut pos, message) = describe(&docs, &e);
+                let e = *e;
                 // An unknown key is reported at its mapping; point at the key itself.
                 if let marked_yaml::FromYamlError::FromNode(ne) = &e
                     && let marked_yaml::Error::UnknownFieldError(field, _, _) = &**ne
@@ -125,14 +114,85 @@ pub fn load(dir: &Path) -> Result<ContextDocs, Vec<Diagnostic>> {
     }
 }
 
+enum Parse {
+    Read(std::io::Error),
+    Yaml(Box<marked_yaml::FromYamlError>, String),
+}
+
+/// Parse one file. The fast path deserialises straight from the parsed nodes; only a file
+/// with an error is deserialised again with path tracking, which finds the error's place.
+fn parse_one(index: usize, path: &Path) -> Result<ContextFile, Parse> {
+    use serde::Deserialize;
+    use serde::de::IntoDeserializer;
+    let text = std::fs::read_to_string(path).map_err(Parse::Read)?;
+    if text.trim().is_empty() {
+        return Ok(ContextFile::default());
+    }
+    let options = || LoaderOptions::default().error_on_duplicate_keys(true);
+    let node = marked_yaml::parse_yaml_with_options(index, &text, options())
+        .map_err(|e| Parse::Yaml(Box::new(e.into()), String::new()))?;
+    match ContextFile::deserialize((&node).into_deserializer()) {
+        Ok(f) => Ok(f),
+        Err(_) => match marked_yaml::from_yaml_with_options::<ContextFile>(index, &text, options())
+        {
+            Ok(f) => Ok(f),
+            Err(e) => Err(Parse::Yaml(Box::new(e), text)),
+        },
+    }
+}
+
+/// Parse every file, spread over the machine's cores (a large catalog is many files).
+fn parse_all(paths: &[PathBuf]) -> Vec<Result<ContextFile, Parse>> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(paths.len())
+        .max(1);
+    if workers == 1 {
+        return paths
+            .iter()
+            .enumerate()
+            .map(|(i, p)| parse_one(i, p))
+            .collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut done: Vec<(usize, Result<ContextFile, Parse>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if i >= paths.len() {
+                            break out;
+                        }
+                        out.push((i, parse_one(i, &paths[i])));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a YAML parser thread panicked"))
+            .collect()
+    });
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
+}
+
 /// Where a YAML error is and what it says, without the library's own position prefix.
 fn describe(docs: &ContextDocs, e: &marked_yaml::FromYamlError) -> (Option<Pos>, String) {
     use marked_yaml::LoadError as L;
     match e {
         marked_yaml::FromYamlError::ParseYaml(le) => {
             let (m, what) = match le {
-                L::TopLevelMustBeMapping(m) => (Some(*m), "the top level must be a mapping of sections (datasets:, glossary:, …)".to_string()),
-                L::TopLevelMustBeSequence(m) => (Some(*m), "the top level must be a sequence".into()),
+                L::TopLevelMustBeMapping(m) => (
+                    Some(*m),
+                    "the top level must be a mapping of sections (datasets:, glossary:, …)"
+                        .to_string(),
+                ),
+                L::TopLevelMustBeSequence(m) => {
+                    (Some(*m), "the top level must be a sequence".into())
+                }
                 L::UnexpectedAnchor(m) => (Some(*m), "YAML anchors are not supported".into()),
                 L::MappingKeyMustBeScalar(m) => (Some(*m), "keys must be plain scalars".into()),
                 L::UnexpectedTag(m) => (Some(*m), "YAML tags are not supported".into()),
@@ -196,13 +256,21 @@ mod tests {
             "datasets:\n  - name: lake.main.t\n    descripton: typo\n",
         )
         .unwrap();
-        std::fs::write(dir.path().join("b.yaml"), "glossary:\n  - name: [unclosed\n").unwrap();
+        std::fs::write(
+            dir.path().join("b.yaml"),
+            "glossary:\n  - name: [unclosed\n",
+        )
+        .unwrap();
         let errs = load(dir.path()).unwrap_err();
         assert_eq!(errs.len(), 2, "{errs:?}");
         let a = errs[0].pos.as_ref().unwrap();
         assert!(a.file.ends_with("a.yaml"));
         assert_eq!(a.line, 3, "{errs:?}");
-        assert!(errs[0].message.contains("descripton"), "{}", errs[0].message);
+        assert!(
+            errs[0].message.contains("descripton"),
+            "{}",
+            errs[0].message
+        );
         assert!(errs[1].pos.as_ref().unwrap().file.ends_with("b.yaml"));
     }
 }

@@ -222,7 +222,10 @@ pub struct Metric {
 impl Metric {
     /// The metric as one SQL query (no dimensions): what `catalog check` plans.
     pub fn sql(&self) -> String {
-        let mut sql = format!("SELECT {} AS {} FROM {}", self.expression, self.name, self.table);
+        let mut sql = format!(
+            "SELECT {} AS {} FROM {}",
+            self.expression, self.name, self.table
+        );
         if !self.filters.is_empty() {
             sql.push_str(" WHERE ");
             sql.push_str(
@@ -323,7 +326,9 @@ pub struct Catalog {
 
 impl Catalog {
     pub fn table(&self, name: &str) -> Option<&Table> {
-        self.index.get(&name.to_lowercase()).map(|&i| &self.tables[i])
+        self.index
+            .get(&name.to_lowercase())
+            .map(|&i| &self.tables[i])
     }
 
     /// Resolve a table name as a person writes it: `source.schema.table`, `schema.table` or
@@ -530,7 +535,9 @@ impl Catalog {
                     let from = refs
                         .iter()
                         .filter_map(|(t, c)| {
-                            self.resolve_table(t).ok().map(|t| format!("{}.{c}", t.name))
+                            self.resolve_table(t)
+                                .ok()
+                                .map(|t| format!("{}.{c}", t.name))
                         })
                         .collect();
                     (out.clone(), from)
@@ -575,7 +582,7 @@ impl Catalog {
                             });
                             ds.name.to_string()
                         } else {
-                            self.err(pos, e);
+                            self.err(pos, format!("{e} (if it is new: skipper catalog refresh)"));
                             continue;
                         }
                     }
@@ -636,7 +643,11 @@ impl Catalog {
     }
 
     /// Check a `table.column` reference; returns it resolved.
-    fn check_column(&mut self, docs: &load::ContextDocs, raw: &marked_yaml::Spanned<String>) -> Option<String> {
+    fn check_column(
+        &mut self,
+        docs: &load::ContextDocs,
+        raw: &marked_yaml::Spanned<String>,
+    ) -> Option<String> {
         match self.resolve_column(raw) {
             Ok((t, c)) => Some(format!("{}.{}", t.name, c.name)),
             Err(e) => {
@@ -646,7 +657,11 @@ impl Catalog {
         }
     }
 
-    fn check_table(&mut self, docs: &load::ContextDocs, raw: &marked_yaml::Spanned<String>) -> Option<String> {
+    fn check_table(
+        &mut self,
+        docs: &load::ContextDocs,
+        raw: &marked_yaml::Spanned<String>,
+    ) -> Option<String> {
         match self.resolve_table(raw) {
             Ok(t) => Some(t.name.clone()),
             Err(e) => {
@@ -665,20 +680,28 @@ impl Catalog {
                     continue;
                 };
                 let t = self.table(&table).expect("resolved").clone();
-                let col = |raw: &marked_yaml::Spanned<String>, cat: &mut Catalog| -> Option<String> {
-                    if raw.contains('.') {
-                        cat.check_column(docs, raw)
-                    } else if let Some(c) = t.column(raw) {
-                        Some(c.name.clone())
-                    } else {
-                        cat.err(docs.pos(raw.span()), unknown_column(&t, raw));
-                        None
-                    }
-                };
+                let col =
+                    |raw: &marked_yaml::Spanned<String>, cat: &mut Catalog| -> Option<String> {
+                        if raw.contains('.') {
+                            cat.check_column(docs, raw)
+                        } else if let Some(c) = t.column(raw) {
+                            Some(c.name.clone())
+                        } else {
+                            cat.err(docs.pos(raw.span()), unknown_column(&t, raw));
+                            None
+                        }
+                    };
                 let time_column = m.time_column.as_ref().and_then(|c| col(c, self));
                 let dimensions = m.dimensions.iter().filter_map(|d| col(d, self)).collect();
-                if self.metrics.iter().any(|o| o.name.eq_ignore_ascii_case(&m.name)) {
-                    self.err(pos.clone(), format!("metric '{}' is defined twice", *m.name));
+                if self
+                    .metrics
+                    .iter()
+                    .any(|o| o.name.eq_ignore_ascii_case(&m.name))
+                {
+                    self.err(
+                        pos.clone(),
+                        format!("metric '{}' is defined twice", *m.name),
+                    );
                 }
                 self.metrics.push(Metric {
                     name: m.name.to_string(),
@@ -698,16 +721,28 @@ impl Catalog {
         for file in &docs.files {
             for t in &file.glossary {
                 let pos = docs.pos(t.name.span());
-                for word in std::iter::once(t.name.as_str()).chain(t.synonyms.iter().map(String::as_str)) {
+                for word in
+                    std::iter::once(t.name.as_str()).chain(t.synonyms.iter().map(String::as_str))
+                {
                     let key = word.trim().to_lowercase();
                     if let Some(first) = seen_terms.get(&key) {
-                        let at = first.as_ref().map(|p| format!(" (first at {p})")).unwrap_or_default();
-                        self.err(pos.clone(), format!("glossary term or synonym '{word}' is defined twice{at}"));
+                        let at = first
+                            .as_ref()
+                            .map(|p| format!(" (first at {p})"))
+                            .unwrap_or_default();
+                        self.err(
+                            pos.clone(),
+                            format!("glossary term or synonym '{word}' is defined twice{at}"),
+                        );
                     } else {
                         seen_terms.insert(key, pos.clone());
                     }
                 }
-                let columns = t.columns.iter().filter_map(|c| self.check_column(docs, c)).collect();
+                let columns = t
+                    .columns
+                    .iter()
+                    .filter_map(|c| self.check_column(docs, c))
+                    .collect();
                 let mut metrics = Vec::new();
                 for m in &t.metrics {
                     match self.metrics.iter().find(|x| x.name.eq_ignore_ascii_case(m)) {
@@ -738,13 +773,22 @@ impl Catalog {
             }
             for j in &file.joins {
                 let pos = docs.pos(j.left.span());
-                let (Some(left), Some(right)) = (self.check_table(docs, &j.left), self.check_table(docs, &j.right)) else {
+                let (Some(left), Some(right)) = (
+                    self.check_table(docs, &j.left),
+                    self.check_table(docs, &j.right),
+                ) else {
                     continue;
                 };
                 let mut on = Vec::new();
                 for cond in &j.on {
                     let Some((l, r)) = cond.split_once('=') else {
-                        self.err(docs.pos(cond.span()), format!("join condition '{}' is not `left_column = right_column`", **cond));
+                        self.err(
+                            docs.pos(cond.span()),
+                            format!(
+                                "join condition '{}' is not `left_column = right_column`",
+                                **cond
+                            ),
+                        );
                         continue;
                     };
                     let (l, r) = (l.trim(), r.trim());
@@ -774,8 +818,14 @@ impl Catalog {
             }
             for l in &file.lineage {
                 let pos = docs.pos(l.to.span());
-                let Some(to) = self.check_table(docs, &l.to) else { continue };
-                let from: Vec<String> = l.from.iter().filter_map(|f| self.check_table(docs, f)).collect();
+                let Some(to) = self.check_table(docs, &l.to) else {
+                    continue;
+                };
+                let from: Vec<String> = l
+                    .from
+                    .iter()
+                    .filter_map(|f| self.check_table(docs, f))
+                    .collect();
                 let mut columns = Vec::new();
                 for c in &l.columns {
                     let target = self.table(&to).expect("resolved").clone();
@@ -783,7 +833,11 @@ impl Catalog {
                         self.err(docs.pos(c.to.span()), unknown_column(&target, &c.to));
                         continue;
                     };
-                    let srcs = c.from.iter().filter_map(|f| self.check_column(docs, f)).collect();
+                    let srcs = c
+                        .from
+                        .iter()
+                        .filter_map(|f| self.check_column(docs, f))
+                        .collect();
                     columns.push((tc, srcs));
                 }
                 self.lineage.push(Edge {
@@ -798,7 +852,11 @@ impl Catalog {
             for a in &file.annotations {
                 let pos = docs.pos(a.target.span());
                 let target = if let Some(m) = a.target.strip_prefix("metric:") {
-                    match self.metrics.iter().find(|x| x.name.eq_ignore_ascii_case(m.trim())) {
+                    match self
+                        .metrics
+                        .iter()
+                        .find(|x| x.name.eq_ignore_ascii_case(m.trim()))
+                    {
                         Some(x) => format!("metric:{}", x.name),
                         None => {
                             self.err(pos, format!("unknown metric '{m}'"));
@@ -892,7 +950,9 @@ impl Catalog {
                 // A bare SELECT is a dbt-style model: the file names the table it builds.
                 let raw_target = d.target.clone().unwrap_or_else(|| stem.clone());
                 let Ok(to) = self.resolve_table(&raw_target).map(|t| t.name.clone()) else {
-                    problems.push(format!("builds '{raw_target}', which is no table of the sources"));
+                    problems.push(format!(
+                        "builds '{raw_target}', which is no table of the sources"
+                    ));
                     continue;
                 };
                 let mut from = Vec::new();
@@ -905,9 +965,7 @@ impl Catalog {
                 let target_table = self.table(&to).expect("resolved");
                 for (out, _) in &d.facts.outputs {
                     if target_table.column(out).is_none() {
-                        problems.push(format!(
-                            "builds column '{out}', which {to} does not have"
-                        ));
+                        problems.push(format!("builds column '{out}', which {to} does not have"));
                     }
                 }
                 let columns = d
@@ -917,7 +975,11 @@ impl Catalog {
                     .map(|(out, refs)| {
                         let srcs = refs
                             .iter()
-                            .filter_map(|(t, c)| self.resolve_table(t).ok().map(|t| format!("{}.{c}", t.name)))
+                            .filter_map(|(t, c)| {
+                                self.resolve_table(t)
+                                    .ok()
+                                    .map(|t| format!("{}.{c}", t.name))
+                            })
                             .collect();
                         (out.clone(), srcs)
                     })
@@ -955,9 +1017,17 @@ pub(crate) fn unknown_column(t: &Table, c: &str) -> String {
         .copied()
         .collect::<Vec<_>>();
     if close.is_empty() {
-        format!("{} has no column '{c}' (it has: {})", t.name, names.join(", "))
+        format!(
+            "{} has no column '{c}' (it has: {})",
+            t.name,
+            names.join(", ")
+        )
     } else {
-        format!("{} has no column '{c}'; did you mean {}?", t.name, close.join(" or "))
+        format!(
+            "{} has no column '{c}'; did you mean {}?",
+            t.name,
+            close.join(" or ")
+        )
     }
 }
 
@@ -990,12 +1060,18 @@ fn resolve_in<'a>(
             if close.is_empty() {
                 Err(format!("unknown table '{raw}'"))
             } else {
-                Err(format!("unknown table '{raw}'; did you mean {}?", close.join(" or ")))
+                Err(format!(
+                    "unknown table '{raw}'; did you mean {}?",
+                    close.join(" or ")
+                ))
             }
         }
         _ => Err(format!(
             "'{raw}' is ambiguous: {}",
-            hits.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
+            hits.iter()
+                .map(|t| t.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         )),
     }
 }

@@ -154,8 +154,22 @@ pub async fn snapshot_source(
                 .collect(),
         };
         if stats {
-            let types: Vec<DataType> = arrow.fields().iter().map(|f| f.data_type().clone()).collect();
-            match table_stats(engine, &status.name, &schema, &table, &mut t, &types, is_pii).await {
+            let types: Vec<DataType> = arrow
+                .fields()
+                .iter()
+                .map(|f| f.data_type().clone())
+                .collect();
+            match table_stats(
+                engine,
+                &status.name,
+                &schema,
+                &table,
+                &mut t,
+                &types,
+                is_pii,
+            )
+            .await
+            {
                 Ok(()) => {
                     t.stats_at = Some(now.to_string());
                     report.computed += 1;
@@ -189,7 +203,11 @@ pub async fn snapshot_all(
 ) -> Vec<SourceSnapshot> {
     let mut out = Vec::new();
     for s in engine.sources() {
-        out.push(snapshot_source(engine, config, s, None, stats, is_pii, now).await.0);
+        out.push(
+            snapshot_source(engine, config, s, None, stats, is_pii, now)
+                .await
+                .0,
+        );
     }
     out
 }
@@ -296,7 +314,10 @@ async fn table_stats(
         read.push(i);
     }
     let sql = format!("SELECT {} FROM {from}", items.join(", "));
-    let batches = engine.query_batches(&sql).await.map_err(|e| e.to_string())?;
+    let batches = engine
+        .query_batches(&sql)
+        .await
+        .map_err(|e| e.to_string())?;
     let batch = batches
         .iter()
         .find(|b| b.num_rows() > 0)
@@ -342,7 +363,10 @@ async fn table_stats(
             "SELECT CAST({q} AS VARCHAR), count(*) FROM {from} WHERE {q} IS NOT NULL \
              GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {COMMON_VALUES}"
         );
-        let batches = engine.query_batches(&sql).await.map_err(|e| e.to_string())?;
+        let batches = engine
+            .query_batches(&sql)
+            .await
+            .map_err(|e| e.to_string())?;
         let mut values = Vec::new();
         for b in &batches {
             for r in 0..b.num_rows() {

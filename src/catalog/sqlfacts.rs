@@ -57,11 +57,16 @@ pub fn analyze(
         let (target, query, insert_columns): (Option<String>, Option<&Query>, Vec<String>) =
             match st {
                 Statement::Query(q) => (None, Some(q), vec![]),
-                Statement::CreateTable(ct) => (Some(name_of(&ct.name)), ct.query.as_deref(), vec![]),
+                Statement::CreateTable(ct) => {
+                    (Some(name_of(&ct.name)), ct.query.as_deref(), vec![])
+                }
                 Statement::CreateView(cv) => (
                     Some(name_of(&cv.name)),
                     Some(&*cv.query),
-                    cv.columns.iter().map(|c| c.name.value.to_lowercase()).collect(),
+                    cv.columns
+                        .iter()
+                        .map(|c| c.name.value.to_lowercase())
+                        .collect(),
                 ),
                 Statement::Insert(Insert {
                     table: TableObject::TableName(name),
@@ -217,12 +222,12 @@ impl Walker<'_> {
             }
             TableFactor::NestedJoin {
                 table_with_joins, ..
-            } => self.from_item(table_with_joins, ctes, scope),
+            } => self.walk_from(table_with_joins, ctes, scope),
             _ => {}
         }
     }
 
-    fn from_item(&mut self, twj: &TableWithJoins, ctes: &Ctes, scope: &mut Scope) {
+    fn walk_from(&mut self, twj: &TableWithJoins, ctes: &Ctes, scope: &mut Scope) {
         self.relation(&twj.relation, ctes, scope);
         for j in &twj.joins {
             self.relation(&j.relation, ctes, scope);
@@ -232,7 +237,7 @@ impl Walker<'_> {
     fn select(&mut self, s: &Select, ctes: &Ctes) -> Vec<(String, BTreeSet<ColRef>)> {
         let mut scope = Scope(Vec::new());
         for twj in &s.from {
-            self.from_item(twj, ctes, &mut scope);
+            self.walk_from(twj, ctes, &mut scope);
         }
         let mut outputs = Vec::new();
         for item in &s.projection {
@@ -519,7 +524,9 @@ mod tests {
     }
 
     fn set(v: &[(&str, &str)]) -> BTreeSet<ColRef> {
-        v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]
@@ -534,14 +541,23 @@ mod tests {
             d.facts.tables,
             BTreeSet::from(["events".to_string(), "accounts".to_string()])
         );
-        assert_eq!(d.facts.outputs[0], ("name".into(), set(&[("accounts", "name")])));
-        assert_eq!(d.facts.outputs[1], ("total".into(), set(&[("events", "units")])));
-        assert!(d.facts.columns.contains(&("events".into(), "product".into())));
+        assert_eq!(
+            d.facts.outputs[0],
+            ("name".into(), set(&[("accounts", "name")]))
+        );
+        assert_eq!(
+            d.facts.outputs[1],
+            ("total".into(), set(&[("events", "units")]))
+        );
         assert!(
             d.facts
-                .joins
-                .contains(&(("accounts".into(), "account_id".into()), ("events".into(), "account_id".into())))
+                .columns
+                .contains(&("events".into(), "product".into()))
         );
+        assert!(d.facts.joins.contains(&(
+            ("accounts".into(), "account_id".into()),
+            ("events".into(), "account_id".into())
+        )));
     }
 
     #[test]
@@ -552,7 +568,10 @@ mod tests {
         assert_eq!(d.target.as_deref(), Some("out"));
         assert_eq!(
             d.facts.outputs[0],
-            ("acct".into(), set(&[("events", "account_id"), ("legacy", "account_id")]))
+            (
+                "acct".into(),
+                set(&[("events", "account_id"), ("legacy", "account_id")])
+            )
         );
         assert_eq!(d.facts.outputs[1].0, "n");
     }
@@ -568,7 +587,11 @@ mod tests {
             d.facts.outputs[0].1,
             set(&[("accounts", "name"), ("legacy", "legacy_id")])
         );
-        assert!(d.facts.columns.contains(&("events".into(), "account_id".into())));
+        assert!(
+            d.facts
+                .columns
+                .contains(&("events".into(), "account_id".into()))
+        );
     }
 
     #[test]

@@ -119,13 +119,10 @@ impl Store {
     /// Store these snapshots together (one transaction).
     pub fn save(&mut self, snaps: &[SourceSnapshot]) -> Result<(), StoreError> {
         let key = self.key.clone();
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(|e| StoreError {
-                path: PathBuf::new(),
-                message: e.to_string(),
-            })?;
+        let tx = self.conn.transaction().map_err(|e| StoreError {
+            path: PathBuf::new(),
+            message: e.to_string(),
+        })?;
         for s in snaps {
             let body = serde_json::to_string(s).expect("snapshots serialise");
             tx.execute(

@@ -88,7 +88,10 @@ impl Usage {
         let resolve = |t: &str| cat.resolve_table(t).ok().map(|t| t.name.clone());
         let mut names: HashMap<String, Option<String>> = HashMap::new();
         let mut table_of = |t: &str| -> Option<String> {
-            names.entry(t.to_string()).or_insert_with(|| resolve(t)).clone()
+            names
+                .entry(t.to_string())
+                .or_insert_with(|| resolve(t))
+                .clone()
         };
         for line in &lines[start..] {
             let Ok(e) = serde_json::from_str::<LogEntry>(line) else {

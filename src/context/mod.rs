@@ -36,18 +36,25 @@ const STOPWORDS: &[&str] = &[
     "be", "been", "what", "which", "who", "whom", "how", "many", "much", "me", "show", "give",
     "list", "tell", "find", "get", "all", "our", "we", "my", "i", "you", "did", "does", "do",
     "this", "that", "these", "those", "it", "its", "as", "with", "from", "at", "than", "then",
-    "there", "their", "have", "has", "had", "per", "each", "every", "any", "some", "please",
-    "can", "could", "would", "should", "into", "over", "under", "about", "between", "most",
-    "least", "top", "last", "first", "so", "far", "ever", "out", "up", "not", "no", "yes", "s",
+    "there", "their", "have", "has", "had", "per", "each", "every", "any", "some", "please", "can",
+    "could", "would", "should", "into", "over", "under", "about", "between", "most", "least",
+    "top", "last", "first", "so", "far", "ever", "out", "up", "not", "no", "yes", "s",
 ];
 
 /// Words for the question asking for approximate answers (a sampled table is then fine).
 const ESTIMATE_WORDS: &[&str] = &["sample", "sampl", "estim", "approxim", "rough", "trend"];
 
-/// Splits and stems text into index terms (Snowball English), caching stems.
+/// A term: the id of a stemmed word (interned, so indexing 200k columns allocates once per
+/// distinct word, not once per occurrence).
+type TermId = u32;
+
+/// Splits and stems text into index terms (Snowball English).
 pub struct Analyzer {
     stemmer: rust_stemmers::Stemmer,
-    cache: std::cell::RefCell<HashMap<String, String>>,
+    /// lowercased word → its term (None: a stop word).
+    words: std::cell::RefCell<HashMap<String, Option<TermId>>>,
+    /// stem → term, and term → stem.
+    stems: std::cell::RefCell<(HashMap<String, TermId>, Vec<String>)>,
     stop: HashSet<&'static str>,
 }
 
@@ -55,24 +62,24 @@ impl Default for Analyzer {
     fn default() -> Self {
         Analyzer {
             stemmer: rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English),
-            cache: Default::default(),
+            words: Default::default(),
+            stems: Default::default(),
             stop: STOPWORDS.iter().copied().collect(),
         }
     }
 }
 
 impl Analyzer {
-    /// Words of `text`: split at anything not a letter or digit and at lower→upper case
+    /// Terms of `text`: split at anything not a letter or digit and at lower→upper case
     /// changes, lowercased, stop words dropped, stemmed.
-    pub fn terms(&self, text: &str) -> Vec<String> {
+    pub fn ids(&self, text: &str) -> Vec<TermId> {
         let mut out = Vec::new();
         let mut word = String::new();
         let mut prev_lower = false;
-        let flush = |w: &mut String, out: &mut Vec<String>| {
+        let flush = |w: &mut String, out: &mut Vec<TermId>| {
             if !w.is_empty() {
-                let lw = w.to_lowercase();
-                if !self.stop.contains(lw.as_str()) {
-                    out.push(self.stem(&lw));
+                if let Some(id) = self.word(w) {
+                    out.push(id);
                 }
                 w.clear();
             }
@@ -83,7 +90,7 @@ impl Analyzer {
                     flush(&mut word, &mut out);
                 }
                 prev_lower = ch.is_lowercase() || ch.is_ascii_digit();
-                word.push(ch);
+                word.extend(ch.to_lowercase());
             } else {
                 flush(&mut word, &mut out);
                 prev_lower = false;
@@ -93,32 +100,63 @@ impl Analyzer {
         out
     }
 
-    fn stem(&self, w: &str) -> String {
-        if let Some(s) = self.cache.borrow().get(w) {
-            return s.clone();
+    /// The stems of `text`, as text (for people and tests).
+    pub fn terms(&self, text: &str) -> Vec<String> {
+        let ids = self.ids(text);
+        let stems = self.stems.borrow();
+        ids.into_iter()
+            .map(|i| stems.1[i as usize].clone())
+            .collect()
+    }
+
+    fn stem_of(&self, id: TermId) -> String {
+        self.stems.borrow().1[id as usize].clone()
+    }
+
+    fn word(&self, lw: &str) -> Option<TermId> {
+        if let Some(&id) = self.words.borrow().get(lw) {
+            return id;
         }
-        let s = self.stemmer.stem(w).into_owned();
-        self.cache.borrow_mut().insert(w.to_string(), s.clone());
-        s
+        let id = if self.stop.contains(lw) {
+            None
+        } else {
+            let stem = self.stemmer.stem(lw).into_owned();
+            let mut st = self.stems.borrow_mut();
+            let next = st.1.len() as TermId;
+            let id = *st.0.entry(stem.clone()).or_insert(next);
+            if id == next {
+                st.1.push(stem);
+            }
+            Some(id)
+        };
+        self.words.borrow_mut().insert(lw.to_string(), id);
+        id
     }
 }
+
+/// A document's weighted terms (few, so a vector beats a map).
+type Bag = Vec<(TermId, f32)>;
 
 /// An Okapi BM25 index over weighted term bags.
 #[derive(Default)]
 struct Bm25 {
-    postings: HashMap<String, Vec<(u32, f32)>>,
+    postings: Vec<Vec<(u32, f32)>>,
     lens: Vec<f32>,
     avg: f32,
 }
 
 impl Bm25 {
-    fn build(docs: Vec<HashMap<String, f32>>) -> Bm25 {
+    fn build(docs: Vec<Bag>) -> Bm25 {
         let mut idx = Bm25::default();
         for (i, d) in docs.into_iter().enumerate() {
-            let len: f32 = d.values().sum();
+            let len: f32 = d.iter().map(|x| x.1).sum();
             idx.lens.push(len);
             for (t, tf) in d {
-                idx.postings.entry(t).or_default().push((i as u32, tf));
+                let t = t as usize;
+                if idx.postings.len() <= t {
+                    idx.postings.resize_with(t + 1, Vec::new);
+                }
+                idx.postings[t].push((i as u32, tf));
             }
         }
         let n = idx.lens.len().max(1) as f32;
@@ -126,12 +164,12 @@ impl Bm25 {
         idx
     }
 
-    fn search(&self, query: &[String]) -> HashMap<u32, f32> {
+    fn search(&self, query: &[TermId]) -> HashMap<u32, f32> {
         let n = self.lens.len() as f32;
         let mut scores: HashMap<u32, f32> = HashMap::new();
-        let uniq: BTreeSet<&String> = query.iter().collect();
-        for t in uniq {
-            let Some(list) = self.postings.get(t) else {
+        let uniq: BTreeSet<&TermId> = query.iter().collect();
+        for &t in uniq {
+            let Some(list) = self.postings.get(t as usize).filter(|l| !l.is_empty()) else {
                 continue;
             };
             let df = list.len() as f32;
@@ -145,9 +183,12 @@ impl Bm25 {
     }
 }
 
-fn add(bag: &mut HashMap<String, f32>, terms: Vec<String>, w: f32) {
+fn add(bag: &mut Bag, terms: Vec<TermId>, w: f32) {
     for t in terms {
-        *bag.entry(t).or_default() += w;
+        match bag.iter_mut().find(|x| x.0 == t) {
+            Some(x) => x.1 += w,
+            None => bag.push((t, w)),
+        }
     }
 }
 
@@ -162,12 +203,82 @@ pub struct Selector<'a> {
     metrics: Bm25,
     examples: Bm25,
     /// Phrase (terms joined by space) → glossary term index.
-    term_phrases: Vec<(Vec<String>, usize)>,
+    term_phrases: Vec<(Vec<TermId>, usize)>,
     /// Value phrase → (table, column) holding it.
-    values: HashMap<String, Vec<(usize, usize)>>,
+    values: HashMap<Vec<TermId>, Vec<(usize, usize)>>,
     /// Table → (neighbour, join index or usize::MAX for a usage-learned join).
     graph: Vec<Vec<(usize, usize)>>,
     table_index: HashMap<String, usize>,
+    /// Multipliers for copies of another table: date shards, staging, archive and backup
+    /// copies of a table that exists beside them, and tables tagged so (1.0 for the rest).
+    demote: Vec<(f32, Option<String>)>,
+}
+
+/// Name families that are copies of the table named by the rest of the name.
+const COPY_PREFIXES: &[&str] = &["stg_", "staging_", "tmp_", "temp_", "bak_", "old_"];
+const COPY_SUFFIXES: &[&str] = &[
+    "_archive",
+    "_archived",
+    "_backup",
+    "_bak",
+    "_old",
+    "_tmp",
+    "_deprecated",
+    "_copy",
+];
+const COPY_TAGS: &[&str] = &["deprecated", "staging", "archive", "archived", "backup"];
+
+/// `base` when `name` is `base_YYYYMM`, `base_YYYYMMDD`, `base_YYYY_MM` or `base_YYYY_MM_DD`.
+fn date_shard_base(name: &str) -> Option<&str> {
+    let (base, tail) = name.rsplit_once('_')?;
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    if digits(tail, 6) || digits(tail, 8) {
+        return Some(base);
+    }
+    // base_YYYY_MM or base_YYYY_MM_DD
+    let (b2, t2) = base.rsplit_once('_')?;
+    if digits(tail, 2) && digits(t2, 4) {
+        return Some(b2);
+    }
+    let (b3, t3) = b2.rsplit_once('_')?;
+    if digits(tail, 2) && digits(t2, 2) && digits(t3, 4) {
+        return Some(b3);
+    }
+    None
+}
+
+/// How much a table is demoted for being a copy of another, and why.
+fn copy_of(t: &Table, exists: &dyn Fn(&str) -> bool) -> (f32, Option<String>) {
+    let prefix = t.name.len() - t.short_name().len();
+    let ns = &t.name[..prefix];
+    let short = t.short_name();
+    if let Some(base) = date_shard_base(short)
+        && exists(&format!("{ns}{base}"))
+    {
+        return (0.3, Some(format!("date shard of {ns}{base}")));
+    }
+    for p in COPY_PREFIXES {
+        if let Some(base) = short.strip_prefix(p)
+            && exists(&format!("{ns}{base}"))
+        {
+            return (0.6, Some(format!("copy of {ns}{base}")));
+        }
+    }
+    for sfx in COPY_SUFFIXES {
+        if let Some(base) = short.strip_suffix(sfx)
+            && exists(&format!("{ns}{base}"))
+        {
+            return (0.6, Some(format!("copy of {ns}{base}")));
+        }
+    }
+    if let Some(tag) = t
+        .tags
+        .iter()
+        .find(|g| COPY_TAGS.contains(&g.to_lowercase().as_str()))
+    {
+        return (0.6, Some(format!("tagged {tag}")));
+    }
+    (1.0, None)
 }
 
 /// One chosen table.
@@ -225,7 +336,10 @@ impl<'a> Selector<'a> {
             let mut words = vec![term.name.clone()];
             words.extend(term.synonyms.iter().cloned());
             for c in &term.columns {
-                col_terms.entry(c.to_lowercase()).or_default().extend(words.iter().cloned());
+                col_terms
+                    .entry(c.to_lowercase())
+                    .or_default()
+                    .extend(words.iter().cloned());
             }
         }
         let mut metric_words: HashMap<String, Vec<String>> = HashMap::new();
@@ -237,53 +351,57 @@ impl<'a> Selector<'a> {
         let mut table_docs = Vec::with_capacity(cat.tables.len());
         let mut column_docs = Vec::new();
         let mut column_of = Vec::new();
-        let mut values: HashMap<String, Vec<(usize, usize)>> = HashMap::new();
+        let mut values: HashMap<Vec<TermId>, Vec<(usize, usize)>> = HashMap::new();
         for (ti, t) in cat.tables.iter().enumerate() {
-            let mut bag = HashMap::new();
-            add(&mut bag, an.terms(t.short_name()), 3.0);
+            let mut bag = Bag::new();
+            add(&mut bag, an.ids(t.short_name()), 3.0);
             if let Some(d) = &t.description {
-                add(&mut bag, an.terms(d), 1.0);
+                add(&mut bag, an.ids(d), 1.0);
             }
             for tag in &t.tags {
-                add(&mut bag, an.terms(tag), 1.0);
+                add(&mut bag, an.ids(tag), 1.0);
             }
             if let Some(g) = &t.grain {
-                add(&mut bag, an.terms(g), 1.0);
+                add(&mut bag, an.ids(g), 1.0);
             }
             for a in cat.notes_for(&t.name) {
-                add(&mut bag, an.terms(&a.note), 0.5);
+                add(&mut bag, an.ids(&a.note), 0.5);
             }
             if let Some(words) = metric_words.get(&t.name.to_lowercase()) {
                 for w in words {
-                    add(&mut bag, an.terms(w), 1.0);
+                    add(&mut bag, an.ids(w), 1.0);
                 }
             }
             table_docs.push(bag);
-            let short = an.terms(t.short_name());
+            let short = an.ids(t.short_name());
             for (ci, c) in t.columns.iter().enumerate() {
-                let mut bag = HashMap::new();
-                add(&mut bag, an.terms(&c.name), 3.0);
+                let mut bag = Bag::new();
+                add(&mut bag, an.ids(&c.name), 3.0);
                 add(&mut bag, short.clone(), 0.5);
                 if let Some(d) = &c.description {
-                    add(&mut bag, an.terms(d), 1.0);
+                    add(&mut bag, an.ids(d), 1.0);
                 }
                 for s in &c.synonyms {
-                    add(&mut bag, an.terms(s), 2.0);
+                    add(&mut bag, an.ids(s), 2.0);
                 }
                 for v in &c.allowed_values {
-                    add(&mut bag, an.terms(v), 1.0);
+                    add(&mut bag, an.ids(v), 1.0);
                 }
-                if let Some(words) = col_terms.get(&format!("{}.{}", t.name, c.name).to_lowercase()) {
+                if let Some(words) = col_terms.get(&format!("{}.{}", t.name, c.name).to_lowercase())
+                {
                     for w in words {
-                        add(&mut bag, an.terms(w), 2.0);
+                        add(&mut bag, an.ids(w), 2.0);
                     }
                 }
                 column_docs.push(bag);
                 column_of.push((ti, ci));
                 // Values a question may name: allowed values and introspected common values.
-                let common = c.stats.iter().flat_map(|s| s.common_values.iter().map(|(v, _)| v));
+                let common = c
+                    .stats
+                    .iter()
+                    .flat_map(|s| s.common_values.iter().map(|(v, _)| v));
                 for v in c.allowed_values.iter().chain(common) {
-                    let phrase = an.terms(v).join(" ");
+                    let phrase = an.ids(v);
                     if !phrase.is_empty() && v.chars().count() >= 2 {
                         let e = values.entry(phrase).or_default();
                         if !e.contains(&(ti, ci)) {
@@ -297,13 +415,13 @@ impl<'a> Selector<'a> {
             .metrics
             .iter()
             .map(|m| {
-                let mut bag = HashMap::new();
-                add(&mut bag, an.terms(&m.name), 3.0);
+                let mut bag = Bag::new();
+                add(&mut bag, an.ids(&m.name), 3.0);
                 for s in &m.synonyms {
-                    add(&mut bag, an.terms(s), 2.0);
+                    add(&mut bag, an.ids(s), 2.0);
                 }
                 if let Some(d) = &m.description {
-                    add(&mut bag, an.terms(d), 1.0);
+                    add(&mut bag, an.ids(d), 1.0);
                 }
                 bag
             })
@@ -312,15 +430,15 @@ impl<'a> Selector<'a> {
             .examples
             .iter()
             .map(|e| {
-                let mut bag = HashMap::new();
-                add(&mut bag, an.terms(&e.question), 1.0);
+                let mut bag = Bag::new();
+                add(&mut bag, an.ids(&e.question), 1.0);
                 bag
             })
             .collect();
         let mut term_phrases = Vec::new();
         for (i, term) in cat.terms.iter().enumerate() {
             for w in std::iter::once(&term.name).chain(term.synonyms.iter()) {
-                let p = an.terms(w);
+                let p = an.ids(w);
                 if !p.is_empty() {
                     term_phrases.push((p, i));
                 }
@@ -337,8 +455,12 @@ impl<'a> Selector<'a> {
             }
         }
         for (a, b) in cat.usage.joins.keys() {
-            let ta = a.rsplit_once('.').and_then(|(t, _)| table_index.get(&t.to_lowercase()));
-            let tb = b.rsplit_once('.').and_then(|(t, _)| table_index.get(&t.to_lowercase()));
+            let ta = a
+                .rsplit_once('.')
+                .and_then(|(t, _)| table_index.get(&t.to_lowercase()));
+            let tb = b
+                .rsplit_once('.')
+                .and_then(|(t, _)| table_index.get(&t.to_lowercase()));
             if let (Some(&l), Some(&r)) = (ta, tb)
                 && !graph[l].iter().any(|&(n, _)| n == r)
             {
@@ -346,8 +468,11 @@ impl<'a> Selector<'a> {
                 graph[r].push((l, usize::MAX));
             }
         }
+        let exists = |n: &str| table_index.contains_key(&n.to_lowercase());
+        let demote = cat.tables.iter().map(|t| copy_of(t, &exists)).collect();
         Selector {
             cat,
+            demote,
             tables: Bm25::build(table_docs),
             columns: Bm25::build(column_docs),
             column_of,
@@ -364,8 +489,8 @@ impl<'a> Selector<'a> {
     /// Choose and assemble the context for `question` within `budget` tokens.
     pub fn select(&self, question: &str, budget: usize, counter: &TokenCounter) -> Selection {
         let cat = self.cat;
-        let q = self.an.terms(question);
-        let qset: HashSet<&str> = q.iter().map(String::as_str).collect();
+        let q = self.an.ids(question);
+        let qstems: Vec<String> = q.iter().map(|&t| self.an.stem_of(t)).collect();
         let n_tables = cat.tables.len();
         let mut tscore = vec![0f32; n_tables];
         let mut cscore: HashMap<(usize, usize), f32> = HashMap::new();
@@ -385,9 +510,8 @@ impl<'a> Selector<'a> {
             tscore[ti] += 0.5 * v.iter().take(3).sum::<f32>();
         }
         // Exact phrases: glossary terms and values.
-        let phrase_in = |p: &[String]| -> bool {
-            !p.is_empty() && q.windows(p.len()).any(|w| w == p)
-        };
+        let phrase_in =
+            |p: &[TermId]| -> bool { !p.is_empty() && q.windows(p.len()).any(|w| w == p) };
         let mut terms_hit: Vec<(usize, f32)> = Vec::new();
         for (p, i) in &self.term_phrases {
             if phrase_in(p) && !terms_hit.iter().any(|(j, _)| j == i) {
@@ -405,7 +529,10 @@ impl<'a> Selector<'a> {
             for c in &term.columns {
                 if let Some((t, col)) = c.rsplit_once('.')
                     && let Some(&ti) = self.table_index.get(&t.to_lowercase())
-                    && let Some(ci) = cat.tables[ti].columns.iter().position(|x| x.name.eq_ignore_ascii_case(col))
+                    && let Some(ci) = cat.tables[ti]
+                        .columns
+                        .iter()
+                        .position(|x| x.name.eq_ignore_ascii_case(col))
                 {
                     *cscore.entry((ti, ci)).or_default() += 3.0;
                     tscore[ti] += 2.0;
@@ -426,7 +553,11 @@ impl<'a> Selector<'a> {
             if let Some(&ti) = self.table_index.get(&m.table.to_lowercase()) {
                 tscore[ti] += 0.7 * s;
                 for d in m.dimensions.iter().chain(m.time_column.iter()) {
-                    if let Some(ci) = cat.tables[ti].columns.iter().position(|c| c.name.eq_ignore_ascii_case(d)) {
+                    if let Some(ci) = cat.tables[ti]
+                        .columns
+                        .iter()
+                        .position(|c| c.name.eq_ignore_ascii_case(d))
+                    {
                         *cscore.entry((ti, ci)).or_default() += 0.5;
                     }
                 }
@@ -434,7 +565,7 @@ impl<'a> Selector<'a> {
         }
         for n in 1..=3.min(q.len()) {
             for w in q.windows(n) {
-                if let Some(hits) = self.values.get(&w.join(" ")) {
+                if let Some(hits) = self.values.get(w) {
                     for &(ti, ci) in hits {
                         *cscore.entry((ti, ci)).or_default() += 2.0 + n as f32;
                         tscore[ti] += 1.0 + n as f32 / hits.len() as f32;
@@ -461,14 +592,17 @@ impl<'a> Selector<'a> {
             for c in &cat.examples[ei].columns {
                 if let Some((t, col)) = c.rsplit_once('.')
                     && let Some(&ti) = self.table_index.get(&t.to_lowercase())
-                    && let Some(ci) = cat.tables[ti].columns.iter().position(|x| x.name.eq_ignore_ascii_case(col))
+                    && let Some(ci) = cat.tables[ti]
+                        .columns
+                        .iter()
+                        .position(|x| x.name.eq_ignore_ascii_case(col))
                 {
                     *cscore.entry((ti, ci)).or_default() += 0.5 * w;
                 }
             }
         }
         // Usage prior (only lifts tables that already match), sampled copies demoted.
-        let estimate = qset
+        let estimate = qstems
             .iter()
             .any(|w| ESTIMATE_WORDS.iter().any(|e| w.starts_with(e)));
         for (ti, t) in cat.tables.iter().enumerate() {
@@ -481,6 +615,7 @@ impl<'a> Selector<'a> {
             if t.is_sampled() && !estimate {
                 tscore[ti] *= 0.5;
             }
+            tscore[ti] *= self.demote[ti].0;
         }
         // Rank.
         let mut order: Vec<usize> = (0..n_tables).filter(|&i| tscore[i] > 0.0).collect();
@@ -493,17 +628,26 @@ impl<'a> Selector<'a> {
             .take(MAX_TABLES)
             .collect();
         // Expand along joins.
-        let mut chosen: Vec<(usize, String)> = core.iter().map(|&i| (i, "ranked".to_string())).collect();
+        let mut chosen: Vec<(usize, String)> = core
+            .iter()
+            .map(|&i| match &self.demote[i].1 {
+                Some(why) => (i, format!("ranked (demoted: {why})")),
+                None => (i, "ranked".to_string()),
+            })
+            .collect();
         let mut have: HashSet<usize> = core.iter().copied().collect();
         for a in 0..core.len() {
             for b in a + 1..core.len() {
                 if let Some(path) = self.path(core[a], core[b], 3) {
                     for &mid in &path[1..path.len() - 1] {
                         if have.insert(mid) {
-                            chosen.push((mid, format!(
-                                "bridge: joins {} to {}",
-                                cat.tables[core[a]].name, cat.tables[core[b]].name
-                            )));
+                            chosen.push((
+                                mid,
+                                format!(
+                                    "bridge: joins {} to {}",
+                                    cat.tables[core[a]].name, cat.tables[core[b]].name
+                                ),
+                            ));
                         }
                     }
                 }
@@ -511,7 +655,8 @@ impl<'a> Selector<'a> {
         }
         for &i in &core {
             for j in &cat.joins {
-                if j.id_translation && j.left.eq_ignore_ascii_case(&cat.tables[i].name)
+                if j.id_translation
+                    && j.left.eq_ignore_ascii_case(&cat.tables[i].name)
                     && let Some(&r) = self.table_index.get(&j.right.to_lowercase())
                     && have.insert(r)
                 {
@@ -616,7 +761,11 @@ impl<'a> Selector<'a> {
         terms_hit.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         for &(i, s) in terms_hit.iter().take(5) {
             let term = &cat.terms[i];
-            let mut block = format!("\n-- Glossary: \"{}\": {}", term.name, term.definition.replace('\n', " "));
+            let mut block = format!(
+                "\n-- Glossary: \"{}\": {}",
+                term.name,
+                term.definition.replace('\n', " ")
+            );
             if !term.columns.is_empty() {
                 block.push_str(&format!(" (columns: {})", term.columns.join(", ")));
             }
@@ -628,7 +777,10 @@ impl<'a> Selector<'a> {
             if used + n <= budget {
                 used += n;
                 text.push_str(&block);
-                terms_out.push(Scored { name: term.name.clone(), score: round(s) });
+                terms_out.push(Scored {
+                    name: term.name.clone(),
+                    score: round(s),
+                });
             }
         }
         let mut metrics_ranked: Vec<(usize, f32)> = metric_scores.into_iter().collect();
@@ -641,7 +793,10 @@ impl<'a> Selector<'a> {
                 block.push_str(&format!("\n--   {}", d.trim().replace('\n', " ")));
             }
             if !m.dimensions.is_empty() {
-                block.push_str(&format!("\n--   may be grouped by: {}", m.dimensions.join(", ")));
+                block.push_str(&format!(
+                    "\n--   may be grouped by: {}",
+                    m.dimensions.join(", ")
+                ));
             }
             for a in cat.notes_for(&format!("metric:{}", m.name)) {
                 block.push_str(&format!("\n--   note: {}", a.note.replace('\n', " ")));
@@ -651,7 +806,10 @@ impl<'a> Selector<'a> {
             if used + n <= budget {
                 used += n;
                 text.push_str(&block);
-                metrics_out.push(Scored { name: m.name.clone(), score: round(s) });
+                metrics_out.push(Scored {
+                    name: m.name.clone(),
+                    score: round(s),
+                });
             }
         }
         let mut examples_out = Vec::new();
@@ -661,12 +819,19 @@ impl<'a> Selector<'a> {
             if !e.tables.iter().all(|t| shown.contains(t.as_str())) {
                 continue;
             }
-            let block = format!("\n-- Verified example. Q: {}\n{};\n", e.question, e.sql.trim_end_matches(';'));
+            let block = format!(
+                "\n-- Verified example. Q: {}\n{};\n",
+                e.question,
+                e.sql.trim_end_matches(';')
+            );
             let n = counter.count(&block);
             if used + n <= budget {
                 used += n;
                 text.push_str(&block);
-                examples_out.push(Scored { name: e.question.clone(), score: round(s) });
+                examples_out.push(Scored {
+                    name: e.question.clone(),
+                    score: round(s),
+                });
             }
         }
         for &i in order.iter().skip(core.len()).take(5) {
@@ -777,12 +942,18 @@ impl<'a> Selector<'a> {
                 && !c.is_pii()
             {
                 let vals: Vec<String> = st.common_values.iter().map(|(v, _)| v.clone()).collect();
-                notes.push(format!("values include: {}", quoted(&vals, if reduced { 6 } else { 12 })));
+                notes.push(format!(
+                    "values include: {}",
+                    quoted(&vals, if reduced { 6 } else { 12 })
+                ));
             }
             if c.is_pii() {
                 notes.push(format!(
                     "PII: {}",
-                    c.classification.as_ref().and_then(|x| x.pii.as_deref()).unwrap_or("yes")
+                    c.classification
+                        .as_ref()
+                        .and_then(|x| x.pii.as_deref())
+                        .unwrap_or("yes")
                 ));
             }
             if !reduced {
@@ -818,7 +989,11 @@ fn keep_reduced(t: &Table, c: &crate::catalog::Column, score: f32) -> bool {
 }
 
 fn quoted(values: &[String], max: usize) -> String {
-    let mut v: Vec<String> = values.iter().take(max).map(|v| format!("'{}'", v.replace('\'', "''"))).collect();
+    let mut v: Vec<String> = values
+        .iter()
+        .take(max)
+        .map(|v| format!("'{}'", v.replace('\'', "''")))
+        .collect();
     if values.len() > max {
         v.push("…".into());
     }
@@ -827,4 +1002,38 @@ fn quoted(values: &[String], max: usize) -> String {
 
 fn round(x: f32) -> f64 {
     (x as f64 * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn date_shards_are_recognised() {
+        assert_eq!(date_shard_base("sales_orders_202401"), Some("sales_orders"));
+        assert_eq!(
+            date_shard_base("sales_orders_20240131"),
+            Some("sales_orders")
+        );
+        assert_eq!(
+            date_shard_base("sales_orders_2024_01"),
+            Some("sales_orders")
+        );
+        assert_eq!(
+            date_shard_base("sales_orders_2024_01_31"),
+            Some("sales_orders")
+        );
+        assert_eq!(date_shard_base("sales_orders_v2"), None);
+        assert_eq!(date_shard_base("orders_2024"), None);
+    }
+
+    #[test]
+    fn words_split_and_stem() {
+        let a = Analyzer::default();
+        assert_eq!(
+            a.terms("Top accounts by billableUnits"),
+            vec!["account", "billabl", "unit"]
+        );
+        assert_eq!(a.terms("workers_requests"), vec!["worker", "request"]);
+    }
 }

@@ -22,7 +22,9 @@ impl TokenCounter {
         {
             use tiktoken_rs::tokenizer::Tokenizer as T;
             let (bpe, encoding): (&'static CoreBPE, &'static str) = match tok {
-                T::O200kBase | T::O200kHarmony => (tiktoken_rs::o200k_base_singleton(), "o200k_base"),
+                T::O200kBase | T::O200kHarmony => {
+                    (tiktoken_rs::o200k_base_singleton(), "o200k_base")
+                }
                 T::Cl100kBase => (tiktoken_rs::cl100k_base_singleton(), "cl100k_base"),
                 T::P50kBase | T::P50kEdit => (tiktoken_rs::p50k_base_singleton(), "p50k_base"),
                 T::R50kBase | T::Gpt2 => (tiktoken_rs::r50k_base_singleton(), "r50k_base"),

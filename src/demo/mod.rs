@@ -25,7 +25,10 @@ pub const CONTEXT_FILES: &[(&str, &str)] = &[
     ("models.yaml", include_str!("../../context/models.yaml")),
     ("glossary.yaml", include_str!("../../context/glossary.yaml")),
     ("lineage.yaml", include_str!("../../context/lineage.yaml")),
-    ("annotations.yaml", include_str!("../../context/annotations.yaml")),
+    (
+        "annotations.yaml",
+        include_str!("../../context/annotations.yaml"),
+    ),
     ("examples.yaml", include_str!("../../context/examples.yaml")),
     (
         "transforms/billing_usage_hourly.sql",

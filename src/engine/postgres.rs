@@ -305,7 +305,12 @@ pub async fn table_counters(
         .map_err(|e| flatten_error(&e))?;
     Ok(rows
         .into_iter()
-        .map(|r| ((r.get(0), r.get(1)), format!("pg:{}", r.get::<_, String>(2))))
+        .map(|r| {
+            (
+                (r.get(0), r.get(1)),
+                format!("pg:{}", r.get::<_, String>(2)),
+            )
+        })
         .collect())
 }
 

@@ -16,7 +16,10 @@ fn json(r: &crate::harness::Run) -> Value {
 fn cat(home: &Path, args: &[&str]) -> crate::harness::Run {
     let config = demo_config(home);
     let mut cmd = skipper(home);
-    cmd.arg("--config").arg(&config).args(["--format", "json"]).args(args);
+    cmd.arg("--config")
+        .arg(&config)
+        .args(["--format", "json"])
+        .args(args);
     run(&mut cmd)
 }
 
@@ -47,25 +50,48 @@ fn demo_context_checks_clean_and_the_commands_answer() {
     let email = cols.iter().find(|c| c["name"] == "contact_email").unwrap();
     assert_eq!(email["classification"]["pii"], "email");
     assert_eq!(email["classification"]["review"], "approved");
-    assert!(email["stats"].is_null(), "PII statistics must not be collected: {email}");
+    assert!(
+        email["stats"].is_null(),
+        "PII statistics must not be collected: {email}"
+    );
     let tier = cols.iter().find(|c| c["name"] == "plan_tier").unwrap();
     assert_eq!(tier["stats"]["common_values"].as_array().unwrap().len(), 4);
     assert_eq!(v["downstream"][0], "billing.main.invoices");
 
     // Lineage through three transforms, column-level from the SQL.
-    let r = cat(h, &["catalog", "lineage", "invoices", "--upstream", "--depth", "3", "--columns"]);
+    let r = cat(
+        h,
+        &[
+            "catalog",
+            "lineage",
+            "invoices",
+            "--upstream",
+            "--depth",
+            "3",
+            "--columns",
+        ],
+    );
     assert_eq!(r.code, 0, "{r:?}");
     let v = json(&r);
     let edges = v["edges"].as_array().unwrap();
-    let at = |t: &str| edges.iter().find(|e| e["table"] == t).map(|e| e["depth"].as_u64().unwrap());
+    let at = |t: &str| {
+        edges
+            .iter()
+            .find(|e| e["table"] == t)
+            .map(|e| e["depth"].as_u64().unwrap())
+    };
     assert_eq!(at("lake.main.billing_usage_daily"), Some(1));
     assert_eq!(at("lake.main.billing_usage_hourly"), Some(2));
     assert_eq!(at("lake.main.usage_events"), Some(3));
     assert_eq!(at("billing.main.legacy_customer_ids"), Some(3));
-    let hourly = edges.iter().find(|e| e["table"] == "lake.main.usage_events").unwrap();
+    let hourly = edges
+        .iter()
+        .find(|e| e["table"] == "lake.main.usage_events")
+        .unwrap();
     let cols = hourly["columns"].as_array().unwrap();
     assert!(
-        cols.iter().any(|c| c[0] == "units" && c[1][0] == "lake.main.usage_events.event_count"),
+        cols.iter()
+            .any(|c| c[0] == "units" && c[1][0] == "lake.main.usage_events.event_count"),
         "{hourly}"
     );
 
@@ -81,32 +107,70 @@ fn demo_context_checks_clean_and_the_commands_answer() {
 
     let r = cat(h, &["catalog", "describe", "invoice"]);
     assert_eq!(r.code, 2, "{r:?}");
-    assert!(r.stderr.contains("did you mean billing.main.invoices"), "{r:?}");
+    assert!(
+        r.stderr.contains("did you mean billing.main.invoices"),
+        "{r:?}"
+    );
 
     let r = cat(h, &["catalog", "search", "billable", "workers", "requests"]);
     assert_eq!(r.code, 0, "{r:?}");
-    assert_eq!(json(&r)["tables"][0]["name"], "lake.main.billing_usage_daily", "{r:?}");
+    assert_eq!(
+        json(&r)["tables"][0]["name"],
+        "lake.main.billing_usage_daily",
+        "{r:?}"
+    );
 
     // The JSON other tools measure selection with.
     let r = cat(h, &["context", "invoiced revenue by plan tier"]);
     assert_eq!(r.code, 0, "{r:?}");
     let v = json(&r);
-    let names: Vec<&str> = v["tables"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
-    assert!(names.contains(&"billing.main.invoices") && names.contains(&"billing.main.accounts"), "{names:?}");
-    assert!(!names.contains(&"lake.main.usage_events_sampled"), "{names:?}");
+    let names: Vec<&str> = v["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"billing.main.invoices") && names.contains(&"billing.main.accounts"),
+        "{names:?}"
+    );
+    assert!(
+        !names.contains(&"lake.main.usage_events_sampled"),
+        "{names:?}"
+    );
     assert!(v["tables"][0]["score"].as_f64().unwrap() > 0.0);
     assert!(v["tables"][0]["columns"][0]["name"].is_string());
     assert!(v["tables"][0]["columns"][0]["score"].is_number());
     let tokens = v["tokens"].as_u64().unwrap();
     assert!(tokens > 100 && tokens <= 6000, "{tokens}");
-    assert!(v["text"].as_str().unwrap().contains("CREATE TABLE billing.main.invoices"));
+    assert!(
+        v["text"]
+            .as_str()
+            .unwrap()
+            .contains("CREATE TABLE billing.main.invoices")
+    );
 
     // A small budget is kept: fewer tables or reduced ones, and what was cut is listed.
-    let r = cat(h, &["context", "--budget", "400", "invoiced revenue by plan tier"]);
+    let r = cat(
+        h,
+        &[
+            "context",
+            "--budget",
+            "400",
+            "invoiced revenue by plan tier",
+        ],
+    );
     let small = json(&r);
     assert!(small["tokens"].as_u64().unwrap() <= 400, "{r:?}");
-    let reduced = small["tables"].as_array().unwrap().iter().any(|t| t["reduced"] == true);
-    assert!(reduced || !small["left_out"].as_array().unwrap().is_empty(), "{r:?}");
+    let reduced = small["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["reduced"] == true);
+    assert!(
+        reduced || !small["left_out"].as_array().unwrap().is_empty(),
+        "{r:?}"
+    );
 }
 
 /// Faults at known places; each must come back with its file, line and column.
@@ -159,7 +223,8 @@ fn a_broken_context_reports_each_fault_with_its_place_and_is_not_used() {
     assert!(f.ends_with("zz_faults.yaml"), "{f}");
     assert_eq!((line, col), (3, 11));
     assert_eq!(find("no column 'usage_day'").1, 9);
-    let (_, line, col) = find("unknown table 'billing.main.acounts'; did you mean billing.main.accounts");
+    let (_, line, col) =
+        find("unknown table 'billing.main.acounts'; did you mean billing.main.accounts");
     assert_eq!((line, col), (12, 12));
     let (f, line, _) = find("'Tier' is defined twice");
     assert!(f.ends_with("zz_faults.yaml"));
@@ -168,32 +233,62 @@ fn a_broken_context_reports_each_fault_with_its_place_and_is_not_used() {
     assert!(f.ends_with("zz_faults.yaml"), "{f}");
     assert_eq!(line, 19);
     assert_eq!(v["errors"], 5, "{r:?}");
-    let r = run(skipper(h).arg("--config").arg(demo_config(h)).args(["--format", "table", "catalog", "check"]));
+    let r = run(skipper(h)
+        .arg("--config")
+        .arg(demo_config(h))
+        .args(["--format", "table", "catalog", "check"]));
     assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stderr.contains("5 errors"), "{r:?}");
-    assert!(r.stdout.contains("zz_faults.yaml:12:12: error: unknown table"), "{r:?}");
+    assert!(
+        r.stdout
+            .contains("zz_faults.yaml:12:12: error: unknown table"),
+        "{r:?}"
+    );
 
     // Broken YAML: every command refuses the whole folder, nothing half-loaded is used.
-    std::fs::write(ctx.join("zz_syntax.yaml"), "glossary:\n  - name: [unclosed\n").unwrap();
+    std::fs::write(
+        ctx.join("zz_syntax.yaml"),
+        "glossary:\n  - name: [unclosed\n",
+    )
+    .unwrap();
     let r = cat(h, &["catalog", "list"]);
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stdout.is_empty(), "{r:?}");
     assert!(r.stderr.contains("zz_syntax.yaml:"), "{r:?}");
-    assert!(r.stderr.contains("hint: run `skipper catalog check`"), "{r:?}");
+    assert!(
+        r.stderr.contains("hint: run `skipper catalog check`"),
+        "{r:?}"
+    );
     let r = cat(h, &["context", "revenue"]);
     assert_eq!(r.code, 2, "{r:?}");
     let r = cat(h, &["catalog", "check"]);
     assert_eq!(r.code, 1, "{r:?}");
     let d = &json(&r)["diagnostics"][0];
-    assert!(d["pos"]["file"].as_str().unwrap().ends_with("zz_syntax.yaml"), "{d}");
+    assert!(
+        d["pos"]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("zz_syntax.yaml"),
+        "{d}"
+    );
     // The parser notices the unclosed sequence where the file ends.
     assert_eq!(d["pos"]["line"], 3, "{d}");
-    assert!(d["message"].as_str().unwrap().contains("expected ',' or ']'"), "{d}");
+    assert!(
+        d["message"]
+            .as_str()
+            .unwrap()
+            .contains("expected ',' or ']'"),
+        "{d}"
+    );
 
     // A typo in a key is an error too (never silently dropped knowledge).
     std::fs::remove_file(ctx.join("zz_syntax.yaml")).unwrap();
     std::fs::remove_file(ctx.join("zz_faults.yaml")).unwrap();
-    std::fs::write(ctx.join("zz_typo.yaml"), "datasets:\n  - name: billing.main.accounts\n    descripton: x\n").unwrap();
+    std::fs::write(
+        ctx.join("zz_typo.yaml"),
+        "datasets:\n  - name: billing.main.accounts\n    descripton: x\n",
+    )
+    .unwrap();
     let r = cat(h, &["catalog", "check"]);
     assert_eq!(r.code, 1, "{r:?}");
     let d = &json(&r)["diagnostics"][0];
@@ -217,7 +312,8 @@ fn refresh_is_incremental_and_keeps_a_down_sources_snapshot() {
     // table's fingerprint, and only that table's.
     let db = h.join("data/demo/billing.db");
     let conn = rusqlite::Connection::open(&db).unwrap();
-    conn.execute("DELETE FROM support_tickets WHERE ticket_id = 50000", []).unwrap();
+    conn.execute("DELETE FROM support_tickets WHERE ticket_id = 50000", [])
+        .unwrap();
     drop(conn);
     let daily = h.join("data/demo/lake/billing_usage_daily");
     std::fs::copy(daily.join("part-0.parquet"), daily.join("part-1.parquet")).unwrap();
@@ -254,9 +350,21 @@ fn dbt_manifest_descriptions_and_lineage_are_imported() {
     let h = home.path();
     let wh = h.join("warehouse");
     std::fs::create_dir_all(&wh).unwrap();
-    std::fs::write(wh.join("raw_orders.csv"), "id,customer,amount_cents,status\n1,7,1250,paid\n2,8,990,refunded\n").unwrap();
-    std::fs::write(wh.join("stg_orders.csv"), "order_id,customer_id,amount_cents,is_paid\n1,7,1250,true\n").unwrap();
-    std::fs::write(wh.join("customer_revenue.csv"), "customer_id,revenue_usd\n7,12.5\n").unwrap();
+    std::fs::write(
+        wh.join("raw_orders.csv"),
+        "id,customer,amount_cents,status\n1,7,1250,paid\n2,8,990,refunded\n",
+    )
+    .unwrap();
+    std::fs::write(
+        wh.join("stg_orders.csv"),
+        "order_id,customer_id,amount_cents,is_paid\n1,7,1250,true\n",
+    )
+    .unwrap();
+    std::fs::write(
+        wh.join("customer_revenue.csv"),
+        "customer_id,revenue_usd\n7,12.5\n",
+    )
+    .unwrap();
     let manifest = serde_json::json!({
         "metadata": {"dbt_version": "1.8.0"},
         "nodes": {
@@ -302,30 +410,70 @@ fn dbt_manifest_descriptions_and_lineage_are_imported() {
         json(&r)
     };
     let v = json_run(&["catalog", "describe", "stg_orders"]);
-    assert_eq!(v["table"]["description"], "Orders, cleaned: one row per order.");
+    assert_eq!(
+        v["table"]["description"],
+        "Orders, cleaned: one row per order."
+    );
     assert_eq!(v["table"]["description_from"], "dbt");
-    let paid = v["table"]["columns"].as_array().unwrap().iter().find(|c| c["name"] == "is_paid").unwrap().clone();
+    let paid = v["table"]["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "is_paid")
+        .unwrap()
+        .clone();
     assert_eq!(paid["description"], "The order was paid and not refunded.");
     assert_eq!(v["upstream"][0], "wh.main.raw_orders");
     let v = json_run(&["catalog", "describe", "customer_revenue"]);
-    assert_eq!(v["table"]["description"], "Revenue per customer (finance's definition).");
+    assert_eq!(
+        v["table"]["description"],
+        "Revenue per customer (finance's definition)."
+    );
     assert_eq!(v["table"]["description_from"], "context");
-    let v = json_run(&["catalog", "lineage", "customer_revenue", "--upstream", "--depth", "2", "--columns"]);
+    let v = json_run(&[
+        "catalog",
+        "lineage",
+        "customer_revenue",
+        "--upstream",
+        "--depth",
+        "2",
+        "--columns",
+    ]);
     let edges = v["edges"].as_array().unwrap();
-    let stg = edges.iter().find(|e| e["table"] == "wh.main.stg_orders").unwrap();
+    let stg = edges
+        .iter()
+        .find(|e| e["table"] == "wh.main.stg_orders")
+        .unwrap();
     assert!(
-        stg["columns"].as_array().unwrap().iter().any(|c| c[0] == "revenue_usd" && c[1][0] == "wh.main.stg_orders.amount_cents"),
+        stg["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c[0] == "revenue_usd" && c[1][0] == "wh.main.stg_orders.amount_cents"),
         "{stg}"
     );
-    let raw = edges.iter().find(|e| e["table"] == "wh.main.raw_orders").unwrap();
+    let raw = edges
+        .iter()
+        .find(|e| e["table"] == "wh.main.raw_orders")
+        .unwrap();
     assert_eq!(raw["depth"], 2);
-    assert!(raw["columns"].as_array().unwrap().iter().any(|c| c[0] == "is_paid" && c[1][0] == "wh.main.raw_orders.status"), "{raw}");
+    assert!(
+        raw["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c[0] == "is_paid" && c[1][0] == "wh.main.raw_orders.status"),
+        "{raw}"
+    );
 
     // A manifest that is not one: a configuration error with a hint.
     std::fs::write(h.join("manifest.json"), "[1, 2").unwrap();
     let r = run(skipper(h).args(["catalog", "list"]));
     assert_eq!(r.code, 2, "{r:?}");
-    assert!(r.stderr.contains("not a dbt manifest") && r.stderr.contains("hint:"), "{r:?}");
+    assert!(
+        r.stderr.contains("not a dbt manifest") && r.stderr.contains("hint:"),
+        "{r:?}"
+    );
 }
 
 #[test]
@@ -342,7 +490,10 @@ fn postgres_comments_are_read_and_pii_values_never_reach_the_cache() {
          COMMENT ON COLUMN sales.customers.segment IS 'Market segment: smb, mid or ent.';
          ANALYZE sales.customers;",
     );
-    let home = home_with_config(&format!("[sources.crm]\nkind = \"postgres\"\nurl = \"{}\"\n", pg.url("crm")));
+    let home = home_with_config(&format!(
+        "[sources.crm]\nkind = \"postgres\"\nurl = \"{}\"\n",
+        pg.url("crm")
+    ));
     let h = home.path();
     std::fs::create_dir_all(h.join("context")).unwrap();
     std::fs::write(
@@ -359,16 +510,39 @@ fn postgres_comments_are_read_and_pii_values_never_reach_the_cache() {
     assert_eq!(t["description"], "Everyone who ever bought, one row each.");
     assert_eq!(t["description_from"], "source_comment");
     assert_eq!(t["row_count"], 300);
-    let col = |n: &str| t["columns"].as_array().unwrap().iter().find(|c| c["name"] == n).unwrap().clone();
-    assert_eq!(col("segment")["description"], "Market segment: smb, mid or ent.");
+    let col = |n: &str| {
+        t["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == n)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        col("segment")["description"],
+        "Market segment: smb, mid or ent."
+    );
     assert_eq!(col("segment")["stats"]["distinct"], 3);
-    assert_eq!(col("segment")["stats"]["common_values"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        col("segment")["stats"]["common_values"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
     assert!(col("email")["stats"].is_null(), "{t}");
     // Nothing of the PII column is stored: not one address in the cache file.
     let cache = std::fs::read(h.join("data/catalog.db")).unwrap();
     let text = String::from_utf8_lossy(&cache);
-    assert!(!text.contains("@secret.example"), "a PII value reached the catalog cache");
-    assert!(text.contains("smb"), "the cache should hold the segment values");
+    assert!(
+        !text.contains("@secret.example"),
+        "a PII value reached the catalog cache"
+    );
+    assert!(
+        text.contains("smb"),
+        "the cache should hold the segment values"
+    );
     // A proposed classification is a warning for the steward, not an error.
     let r = run(skipper(h).args(["--format", "json", "catalog", "check"]));
     assert_eq!(r.code, 0, "{r:?}");
@@ -389,13 +563,30 @@ fn successful_queries_feed_the_usage_log() {
     assert_eq!(r.code, 0, "{r:?}");
     let log = std::fs::read_to_string(h.join("data/query_log.jsonl")).unwrap();
     let line: Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
-    let tables: Vec<&str> = line["tables"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
-    assert_eq!(tables, vec!["billing.main.accounts", "billing.main.invoices"]);
+    let tables: Vec<&str> = line["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        tables,
+        vec!["billing.main.accounts", "billing.main.invoices"]
+    );
     assert_eq!(line["joins"][0][0][1], "account_id", "{line}");
     // A failing query is not usage.
-    let r = run(skipper(h).arg("--config").arg(&config).args(["sql", "SELECT nope FROM billing.main.accounts"]));
+    let r = run(skipper(h)
+        .arg("--config")
+        .arg(&config)
+        .args(["sql", "SELECT nope FROM billing.main.accounts"]));
     assert_eq!(r.code, 2, "{r:?}");
-    assert_eq!(std::fs::read_to_string(h.join("data/query_log.jsonl")).unwrap().lines().count(), 1);
+    assert_eq!(
+        std::fs::read_to_string(h.join("data/query_log.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        1
+    );
 }
 
 /// Leave-one-out over the demo's verified examples: with the example itself removed from the
@@ -408,12 +599,24 @@ async fn context_selection_covers_every_verified_example() {
     let home = demo_home();
     let config_path = demo_config(home.path());
     let config = skipper::config::Config::load(&config_path).unwrap();
-    let engine = skipper::engine::Engine::open(&config, &Default::default()).await.unwrap();
-    let snaps = refresh::snapshot_all(&engine, &config, true, &|_, _| false, "2026-11-21T00:00:00Z").await;
+    let engine = skipper::engine::Engine::open(&config, &Default::default())
+        .await
+        .unwrap();
+    let snaps = refresh::snapshot_all(
+        &engine,
+        &config,
+        true,
+        &|_, _| false,
+        "2026-11-21T00:00:00Z",
+    )
+    .await;
     let ctx = home.path().join("data/demo/context");
     let full = load::load(&ctx).unwrap();
     let n: usize = full.files.iter().map(|f| f.examples.len()).sum();
-    assert!(n >= 12, "the demo should hold a dozen verified examples, has {n}");
+    assert!(
+        n >= 12,
+        "the demo should hold a dozen verified examples, has {n}"
+    );
     let counter = TokenCounter::for_model(Some("gpt-4o"));
     let mut misses = Vec::new();
     for i in 0..n {
