@@ -518,13 +518,16 @@ impl Catalog {
         }
     }
 
+    /// The lowercased column names of a table named as SQL text names it (for [`sqlfacts`]).
+    fn columns_of(&self, raw: &str) -> Option<Vec<String>> {
+        self.resolve_table(raw)
+            .ok()
+            .map(|t| t.columns.iter().map(|c| c.name.to_lowercase()).collect())
+    }
+
     /// Column-level lineage of a `SELECT` that builds `target`.
     fn column_lineage(&self, sql: &str, target: &str) -> Option<Vec<(String, Vec<String>)>> {
-        let cols = |raw: &str| -> Option<Vec<String>> {
-            self.resolve_table(raw)
-                .ok()
-                .map(|t| t.columns.iter().map(|c| c.name.to_lowercase()).collect())
-        };
+        let cols = |raw: &str| self.columns_of(raw);
         let d = sqlfacts::analyze(sql, &cols).ok()?.pop()?;
         let _ = target;
         Some(
@@ -902,11 +905,7 @@ impl Catalog {
 
     /// The tables and columns a query reads, resolved to catalog names (unknown ones dropped).
     pub fn facts_of(&self, sql: &str) -> Result<(Vec<String>, Vec<String>), String> {
-        let cols = |raw: &str| -> Option<Vec<String>> {
-            self.resolve_table(raw)
-                .ok()
-                .map(|t| t.columns.iter().map(|c| c.name.to_lowercase()).collect())
-        };
+        let cols = |raw: &str| self.columns_of(raw);
         let mut tables = BTreeSet::new();
         let mut columns = BTreeSet::new();
         for d in sqlfacts::analyze(sql, &cols)? {
@@ -932,11 +931,7 @@ impl Catalog {
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let cols = |raw: &str| -> Option<Vec<String>> {
-                self.resolve_table(raw)
-                    .ok()
-                    .map(|t| t.columns.iter().map(|c| c.name.to_lowercase()).collect())
-            };
+            let cols = |raw: &str| self.columns_of(raw);
             let derived = match sqlfacts::analyze(sql, &cols) {
                 Ok(d) => d,
                 Err(e) => {
