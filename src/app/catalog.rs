@@ -60,6 +60,15 @@ pub(super) async fn load_catalog(
     engine: Option<&Engine>,
 ) -> Result<(Catalog, Option<Engine>), Failure> {
     let docs = load::load(&session.context_dir).map_err(|errors| context_failure(&errors))?;
+    catalog_from(session, engine, &docs).await
+}
+
+/// [`load_catalog`] with `context/` already loaded.
+async fn catalog_from(
+    session: &Session,
+    engine: Option<&Engine>,
+    docs: &load::ContextDocs,
+) -> Result<(Catalog, Option<Engine>), Failure> {
     let data_dir = crate::config::data_dir();
     let mut store = Store::open(&data_dir, session.origin.path()).map_err(store_failure)?;
     let mut snaps: Vec<SourceSnapshot> = Vec::new();
@@ -112,7 +121,7 @@ pub(super) async fn load_catalog(
         })?),
         None => None,
     };
-    let mut cat = Catalog::build(&docs, &snaps, dbt.as_ref());
+    let mut cat = Catalog::build(docs, &snaps, dbt.as_ref());
     cat.usage = crate::catalog::usage::Usage::learn(&cat, &data_dir, session.origin.path());
     Ok((cat, opened))
 }
@@ -672,9 +681,9 @@ fn glossary(cat: &Catalog, term: Option<&str>, as_json: bool) -> Result<String, 
 async fn check(session: &Session, as_json: bool) -> Result<Exit, Failure> {
     let diagnostics = match load::load(&session.context_dir) {
         Err(errors) => errors,
-        Ok(_) => {
+        Ok(docs) => {
             let engine = Engine::open(&session.config, &session.engine_options()).await?;
-            let (cat, _) = load_catalog(session, Some(&engine)).await?;
+            let (cat, _) = catalog_from(session, Some(&engine), &docs).await?;
             crate::catalog::check::check(&cat, &engine).await
         }
     };

@@ -503,7 +503,7 @@ impl Catalog {
                 .collect();
             if !from.is_empty() {
                 let columns = match &m.compiled_sql {
-                    Some(sql) => self.column_lineage(sql, &name).unwrap_or_default(),
+                    Some(sql) => self.column_lineage(sql).unwrap_or_default(),
                     None => vec![],
                 };
                 self.lineage.push(Edge {
@@ -525,11 +525,10 @@ impl Catalog {
             .map(|t| t.columns.iter().map(|c| c.name.to_lowercase()).collect())
     }
 
-    /// Column-level lineage of a `SELECT` that builds `target`.
-    fn column_lineage(&self, sql: &str, target: &str) -> Option<Vec<(String, Vec<String>)>> {
+    /// Column-level lineage of the `SELECT` that builds a table.
+    fn column_lineage(&self, sql: &str) -> Option<Vec<(String, Vec<String>)>> {
         let cols = |raw: &str| self.columns_of(raw);
         let d = sqlfacts::analyze(sql, &cols).ok()?.pop()?;
-        let _ = target;
         Some(
             d.facts
                 .outputs
@@ -830,8 +829,8 @@ impl Catalog {
                     .filter_map(|f| self.check_table(docs, f))
                     .collect();
                 let mut columns = Vec::new();
+                let target = self.table(&to).expect("resolved").clone();
                 for c in &l.columns {
-                    let target = self.table(&to).expect("resolved").clone();
                     let Some(tc) = target.column(&c.to).map(|c| c.name.clone()) else {
                         self.err(docs.pos(c.to.span()), unknown_column(&target, &c.to));
                         continue;

@@ -286,14 +286,14 @@ impl Walker<'_> {
             for j in &twj.joins {
                 if let Some(e) = join_condition(&j.join_operator) {
                     others.push(e);
-                    self.join_pairs(e, &scope, ctes);
+                    self.join_pairs(e, &scope);
                 }
             }
         }
         if let Some(w) = &s.selection {
             others.push(w);
             // Old-style joins: `FROM a, b WHERE a.x = b.y`.
-            self.join_pairs(w, &scope, ctes);
+            self.join_pairs(w, &scope);
         }
         if let datafusion::sql::sqlparser::ast::GroupByExpr::Expressions(v, _) = &s.group_by {
             others.extend(v.iter());
@@ -321,14 +321,14 @@ impl Walker<'_> {
     }
 
     /// Equality conditions `a.x = b.y` between two base tables, inside ANDs.
-    fn join_pairs(&mut self, e: &Expr, scope: &Scope, ctes: &Ctes) {
+    fn join_pairs(&mut self, e: &Expr, scope: &Scope) {
         use datafusion::sql::sqlparser::ast::BinaryOperator;
         match e {
             Expr::BinaryOp { left, op, right } if *op == BinaryOperator::And => {
-                self.join_pairs(left, scope, ctes);
-                self.join_pairs(right, scope, ctes);
+                self.join_pairs(left, scope);
+                self.join_pairs(right, scope);
             }
-            Expr::Nested(inner) => self.join_pairs(inner, scope, ctes),
+            Expr::Nested(inner) => self.join_pairs(inner, scope),
             Expr::BinaryOp { left, op, right } if *op == BinaryOperator::Eq => {
                 let (l, r) = (self.column_of(left, scope), self.column_of(right, scope));
                 for a in &l {
@@ -343,7 +343,6 @@ impl Walker<'_> {
                         }
                     }
                 }
-                let _ = ctes;
             }
             _ => {}
         }

@@ -65,6 +65,7 @@ pub struct SourceSnapshot {
 pub struct Store {
     conn: Connection,
     key: String,
+    path: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,7 +97,7 @@ impl Store {
             .unwrap_or_else(|_| config.to_path_buf())
             .display()
             .to_string();
-        Ok(Store { conn, key })
+        Ok(Store { conn, key, path })
     }
 
     pub fn load(&self, source: &str) -> Result<Option<SourceSnapshot>, StoreError> {
@@ -118,32 +119,26 @@ impl Store {
 
     /// Store these snapshots together (one transaction).
     pub fn save(&mut self, snaps: &[SourceSnapshot]) -> Result<(), StoreError> {
-        let key = self.key.clone();
-        let tx = self.conn.transaction().map_err(|e| StoreError {
-            path: PathBuf::new(),
+        let fail = |e: rusqlite::Error| StoreError {
+            path: self.path.clone(),
             message: e.to_string(),
-        })?;
+        };
+        let tx = self.conn.transaction().map_err(fail)?;
         for s in snaps {
             let body = serde_json::to_string(s).expect("snapshots serialise");
             tx.execute(
                 "INSERT INTO snapshot (config, source, refreshed_at, body) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (config, source) DO UPDATE SET refreshed_at = ?3, body = ?4",
-                params![key, s.source, s.refreshed_at, body],
+                params![self.key, s.source, s.refreshed_at, body],
             )
-            .map_err(|e| StoreError {
-                path: PathBuf::new(),
-                message: e.to_string(),
-            })?;
+            .map_err(fail)?;
         }
-        tx.commit().map_err(|e| StoreError {
-            path: PathBuf::new(),
-            message: e.to_string(),
-        })
+        tx.commit().map_err(fail)
     }
 
     fn fail(&self, m: String) -> StoreError {
         StoreError {
-            path: self.conn.path().map(PathBuf::from).unwrap_or_default(),
+            path: self.path.clone(),
             message: m,
         }
     }

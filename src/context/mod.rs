@@ -699,8 +699,12 @@ impl<'a> Selector<'a> {
             "-- Tables, columns and business context chosen for: {}\n-- Names are source.schema.table; quote nothing unless shown quoted.\n",
             question.trim()
         );
-        let mut used = counter.count(&header);
-        let mut text = header;
+        let mut pack = Packer {
+            used: counter.count(&header),
+            text: header,
+            budget,
+            counter,
+        };
         let mut tables_out = Vec::new();
         let mut left_out = Vec::new();
         for (ti, reason) in &chosen {
@@ -708,22 +712,14 @@ impl<'a> Selector<'a> {
             let scores: Vec<f32> = (0..t.columns.len())
                 .map(|ci| cscore.get(&(*ti, ci)).copied().unwrap_or(0.0))
                 .collect();
-            let full = self.render_table(t, &scores, false);
-            let n = counter.count(&full);
-            let (block, reduced, n) = if used + n <= budget {
-                (full, false, n)
+            let reduced = if pack.add(&self.render_table(t, &scores, false)) {
+                false
+            } else if pack.add(&self.render_table(t, &scores, true)) {
+                true
             } else {
-                let small = self.render_table(t, &scores, true);
-                let m = counter.count(&small);
-                if used + m <= budget {
-                    (small, true, m)
-                } else {
-                    left_out.push(t.name.clone());
-                    continue;
-                }
+                left_out.push(t.name.clone());
+                continue;
             };
-            used += n;
-            text.push_str(&block);
             let mut cols: Vec<ChosenColumn> = t
                 .columns
                 .iter()
@@ -750,10 +746,7 @@ impl<'a> Selector<'a> {
             for l in &join_lines {
                 block.push_str(&format!("--   {l}\n"));
             }
-            let n = counter.count(&block);
-            if used + n <= budget {
-                used += n;
-                text.push_str(&block);
+            if pack.add(&block) {
                 joins_out = join_lines;
             }
         }
@@ -773,10 +766,7 @@ impl<'a> Selector<'a> {
                 block.push_str(&format!(" (metrics: {})", term.metrics.join(", ")));
             }
             block.push('\n');
-            let n = counter.count(&block);
-            if used + n <= budget {
-                used += n;
-                text.push_str(&block);
+            if pack.add(&block) {
                 terms_out.push(Scored {
                     name: term.name.clone(),
                     score: round(s),
@@ -802,10 +792,7 @@ impl<'a> Selector<'a> {
                 block.push_str(&format!("\n--   note: {}", a.note.replace('\n', " ")));
             }
             block.push('\n');
-            let n = counter.count(&block);
-            if used + n <= budget {
-                used += n;
-                text.push_str(&block);
+            if pack.add(&block) {
                 metrics_out.push(Scored {
                     name: m.name.clone(),
                     score: round(s),
@@ -824,10 +811,7 @@ impl<'a> Selector<'a> {
                 e.question,
                 e.sql.trim_end_matches(';')
             );
-            let n = counter.count(&block);
-            if used + n <= budget {
-                used += n;
-                text.push_str(&block);
+            if pack.add(&block) {
                 examples_out.push(Scored {
                     name: e.question.clone(),
                     score: round(s),
@@ -839,6 +823,7 @@ impl<'a> Selector<'a> {
                 left_out.push(cat.tables[i].name.clone());
             }
         }
+        let text = pack.text;
         let tokens = counter.count(&text);
         Selection {
             question: question.to_string(),
@@ -980,6 +965,27 @@ impl<'a> Selector<'a> {
         }
         s.push_str(");\n");
         s
+    }
+}
+
+/// The context text being assembled, and the tokens it has used of its budget.
+struct Packer<'c> {
+    text: String,
+    used: usize,
+    budget: usize,
+    counter: &'c TokenCounter,
+}
+
+impl Packer<'_> {
+    /// Append `block` if it fits in what is left of the budget.
+    fn add(&mut self, block: &str) -> bool {
+        let n = self.counter.count(block);
+        if self.used + n > self.budget {
+            return false;
+        }
+        self.used += n;
+        self.text.push_str(block);
+        true
     }
 }
 

@@ -656,3 +656,54 @@ async fn context_selection_covers_every_verified_example() {
     }
     assert!(misses.is_empty(), "missed:\n{}", misses.join("\n"));
 }
+
+#[test]
+fn what_a_user_mistypes_gets_a_clear_error() {
+    let home = demo_home();
+    let h = home.path();
+    // (args, exit code, words the one-line error must hold)
+    // A refused refresh writes nothing: the cache does not exist after it.
+    let r = cat(h, &["catalog", "refresh", "nosuch"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(!h.join("data/catalog.db").exists());
+    let cases: &[(&[&str], i32, &str)] = &[
+        (&["context", " "], 2, "the question is empty"),
+        (&["context", "--budget", "10", "revenue"], 2, "--budget"),
+        (
+            &["catalog", "refresh", "nosuch"],
+            2,
+            "no source named 'nosuch'",
+        ),
+        (
+            &[
+                "catalog",
+                "lineage",
+                "invoices",
+                "--upstream",
+                "--downstream",
+            ],
+            2,
+            "cannot be used with",
+        ),
+        (
+            &["catalog", "lineage", "nosuch"],
+            2,
+            "unknown table 'nosuch'",
+        ),
+    ];
+    for (args, code, words) in cases {
+        let r = cat(h, args);
+        assert_eq!(r.code, *code, "{args:?}: {r:?}");
+        assert!(r.stderr.contains(words), "{args:?}: {r:?}");
+        assert!(r.stdout.is_empty(), "{args:?}: {r:?}");
+    }
+    let r = run(skipper(h)
+        .arg("--config")
+        .arg(demo_config(h))
+        .args(["--format", "arrow", "catalog", "list"]));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains("--format arrow is for query results"),
+        "{r:?}"
+    );
+}
