@@ -14,8 +14,9 @@ use std::path::PathBuf;
     long_about = "Skipper answers questions over a governed catalog with SQL it proves valid on an \
                   embedded federated engine (Postgres, SQLite, Parquet/CSV/JSON, S3). With no \
                   configuration it uses the demo lake.",
-    after_help = "Exit codes: 0 success, 1 negative answer, 2 usage/configuration error, \
-                  3 access denied, 4 model unavailable, 5 source or query failure, 130 interrupted."
+    after_help = "Exit codes: 0 success (answered), 1 negative answer (could not answer, \
+                  abstained), 2 usage/configuration error, 3 refused (access denied, SQL not \
+                  read-only), 4 model unavailable, 5 source or query failure, 130 interrupted."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -57,6 +58,8 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Ask a question in plain English; get a checked, explained answer.
+    Ask(AskArgs),
     /// Run read-only SQL across every source.
     Sql(SqlArgs),
     /// Create (or rebuild) the demo lake.
@@ -166,6 +169,39 @@ pub struct ContextArgs {
     /// Token budget (default: [catalog] context_budget, 6000).
     #[arg(long, value_name = "TOKENS", value_parser = clap::value_parser!(u32).range(200..))]
     pub budget: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct AskArgs {
+    /// The question.
+    #[arg(required = true, num_args = 1..)]
+    pub question: Vec<String>,
+    /// Also print the final SQL on stderr (for scripts reading rows from stdout).
+    #[arg(long)]
+    pub show_sql: bool,
+    /// Ask the model and plan its SQL, but run nothing: prints the SQL, the plan and the exact
+    /// request sent to the model.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Attempts at the question, repairs included (default: [llm] max_attempts, 3).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10))]
+    pub max_attempts: Option<u32>,
+    /// The model to ask (overrides [llm] model and SKIPPER_MODEL).
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
+    /// Rows of the result kept and shown; a larger result says it was capped.
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub max_rows: u64,
+    /// Token budget of the catalog context (default: [catalog] context_budget).
+    #[arg(long, value_name = "TOKENS", value_parser = clap::value_parser!(u32).range(200..))]
+    pub budget: Option<u32>,
+    /// Record every model exchange into this folder (one JSON file per exchange).
+    #[arg(long, value_name = "DIR", conflicts_with = "replay")]
+    pub record: Option<PathBuf>,
+    /// Answer from recorded model exchanges instead of a live model; a missing recording
+    /// is an error.
+    #[arg(long, value_name = "DIR")]
+    pub replay: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 //! documented exit code. It is the only layer that prints: data to stdout, everything else
 //! (notices, timings, warnings, errors with hints) to stderr.
 
+mod ask;
 mod catalog;
 mod commands;
 mod sql;
@@ -183,6 +184,10 @@ async fn dispatch(cli: Cli) -> Result<Exit, Failure> {
         Command::Doctor => {
             let session = session(cli.global, notices).await?;
             commands::doctor(&session).await
+        }
+        Command::Ask(args) => {
+            let session = session(cli.global, notices).await?;
+            ask::run(args, &session).await
         }
         Command::Sql(args) => {
             let session = session(cli.global, notices).await?;

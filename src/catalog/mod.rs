@@ -16,6 +16,7 @@
 
 pub mod check;
 pub mod dbt;
+pub mod fresh;
 pub mod load;
 pub mod model;
 pub mod refresh;

@@ -112,14 +112,136 @@ impl Default for CatalogConfig {
     }
 }
 
-/// The language model (the agent's settings grow here).
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+/// The language model: any OpenAI-compatible chat-completions endpoint (OpenAI, Ollama, vLLM,
+/// llama.cpp). Without `model` (here, `--model` or `SKIPPER_MODEL`) Skipper is offline: only
+/// questions the curated metrics answer are compiled, with no model at all.
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LlmConfig {
     /// The model's name, e.g. "gpt-4o" or "llama3.1:8b"; it also picks the tokenizer the
     /// context budget is counted with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// The endpoint, e.g. "http://127.0.0.1:11434/v1" for Ollama; `OPENAI_BASE_URL`, then
+    /// OpenAI's own, when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// The API key; prefer the environment variable named by `api_key_env`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<Secret>,
+    /// The environment variable holding the API key.
+    #[serde(default = "default_key_env")]
+    pub api_key_env: String,
+    /// Upper bound on one model request, in seconds.
+    #[serde(default = "default_llm_timeout")]
+    pub timeout_secs: u64,
+    /// Retries of one request after a 429 or 5xx answer (with backoff; `Retry-After` is honoured).
+    #[serde(default = "default_llm_retries")]
+    pub max_retries: u32,
+    /// Attempts at a question: the first SQL and its repairs after a parse, plan, execution or
+    /// result-check failure.
+    #[serde(default = "default_attempts")]
+    pub max_attempts: u32,
+    /// Ask for a JSON-schema structured answer: "auto" (yes, and plain text is still accepted),
+    /// "on", or "off" (servers that reject `response_format`).
+    #[serde(default)]
+    pub structured_output: StructuredOutput,
+    /// Sampling temperature; 0 for the most repeatable SQL.
+    #[serde(default)]
+    pub temperature: f32,
+    /// Folder of prompt templates overriding the built-in ones by file name (`system.md`,
+    /// `generate.md`, `repair.md`, `summarise.md`); `~/.config/skipper/prompts` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompts: Option<PathBuf>,
+    /// What may leave the machine for the model; see [`SendPolicy`].
+    #[serde(default)]
+    pub send: SendPolicy,
+    /// Price per million tokens, for cost estimates: `{ prompt = 0.15, completion = 0.6 }`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<Price>,
+}
+
+fn default_key_env() -> String {
+    "OPENAI_API_KEY".into()
+}
+fn default_llm_timeout() -> u64 {
+    60
+}
+fn default_llm_retries() -> u32 {
+    3
+}
+fn default_attempts() -> u32 {
+    3
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        LlmConfig {
+            model: None,
+            base_url: None,
+            api_key: None,
+            api_key_env: default_key_env(),
+            timeout_secs: default_llm_timeout(),
+            max_retries: default_llm_retries(),
+            max_attempts: default_attempts(),
+            structured_output: StructuredOutput::default(),
+            temperature: 0.0,
+            prompts: None,
+            send: SendPolicy::default(),
+            price: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StructuredOutput {
+    #[default]
+    Auto,
+    On,
+    Off,
+}
+
+/// What leaves the machine. Schema and descriptions always go (the model cannot write SQL
+/// without them); sample values (introspected common values) and result rows (for the
+/// one-sentence summary) go only where allowed. "auto" allows them to a local endpoint
+/// (loopback) and never to a remote one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendPolicy {
+    #[serde(default)]
+    pub sample_values: Allow,
+    #[serde(default)]
+    pub result_rows: Allow,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Allow {
+    /// Only to a model on this machine.
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+impl Allow {
+    pub fn permits(self, local_endpoint: bool) -> bool {
+        match self {
+            Allow::Auto => local_endpoint,
+            Allow::Always => true,
+            Allow::Never => false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    /// Currency units per million prompt tokens.
+    pub prompt: f64,
+    /// Currency units per million completion tokens.
+    pub completion: f64,
 }
 
 /// Engine settings shared by every source.
@@ -201,6 +323,16 @@ impl SourceConfig {
             SourceConfig::Json(_) => "json",
         }
     }
+    /// See `local_models_only` on each kind.
+    pub fn local_models_only(&self) -> bool {
+        match self {
+            SourceConfig::Postgres(p) => p.local_models_only,
+            SourceConfig::Sqlite(s) => s.local_models_only,
+            SourceConfig::Parquet(f) | SourceConfig::Csv(f) | SourceConfig::Json(f) => {
+                f.local_models_only
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -222,12 +354,20 @@ pub struct PostgresSource {
     /// At most this many connections to the server (default 4).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pool_size: Option<u32>,
+    /// Never send this source's schema, descriptions or values to a model that is not on this
+    /// machine (loopback); questions over it then need a local model or the offline compiler.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub local_models_only: bool,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SqliteSource {
     pub path: PathBuf,
+    /// Never send this source's schema, descriptions or values to a model that is not on this
+    /// machine (loopback); questions over it then need a local model or the offline compiler.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub local_models_only: bool,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -250,6 +390,10 @@ pub struct FileSource {
     /// Allow plain http endpoints (local test servers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_http: Option<bool>,
+    /// Never send this source's schema, descriptions or values to a model that is not on this
+    /// machine (loopback); questions over it then need a local model or the offline compiler.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub local_models_only: bool,
 }
 
 impl FileSource {

@@ -212,6 +212,10 @@ pub struct Selector<'a> {
     /// Multipliers for copies of another table: date shards, staging, archive and backup
     /// copies of a table that exists beside them, and tables tagged so (1.0 for the rest).
     demote: Vec<(f32, Option<String>)>,
+    /// Sources whose tables may not be shown (a "local models only" source and a remote model).
+    hidden_sources: HashSet<String>,
+    /// Show introspected common values (sample values); declared allowed values always show.
+    sample_values: bool,
 }
 
 /// Name families that are copies of the table named by the rest of the name.
@@ -315,6 +319,8 @@ pub struct Selection {
     pub terms: Vec<Scored>,
     pub examples: Vec<Scored>,
     pub joins: Vec<String>,
+    /// Annotations shown, as `target: note`.
+    pub annotations: Vec<String>,
     /// Ranked tables left out because the budget was spent.
     pub left_out: Vec<String>,
     pub tokens: usize,
@@ -483,7 +489,34 @@ impl<'a> Selector<'a> {
             graph,
             table_index,
             an,
+            hidden_sources: HashSet::new(),
+            sample_values: true,
         }
+    }
+
+    /// Never show tables of these sources (nor examples and metrics over them).
+    pub fn hide_sources(mut self, sources: impl IntoIterator<Item = String>) -> Self {
+        self.hidden_sources = sources.into_iter().map(|s| s.to_lowercase()).collect();
+        self
+    }
+
+    /// Whether introspected common values may be shown (what-leaves-the-machine policy).
+    pub fn sample_values(mut self, yes: bool) -> Self {
+        self.sample_values = yes;
+        self
+    }
+
+    fn hidden(&self, table: usize) -> bool {
+        !self.hidden_sources.is_empty()
+            && self
+                .hidden_sources
+                .contains(&self.cat.tables[table].source.to_lowercase())
+    }
+
+    fn hidden_name(&self, table: &str) -> bool {
+        self.table_index
+            .get(&table.to_lowercase())
+            .is_some_and(|&i| self.hidden(i))
     }
 
     /// Choose and assemble the context for `question` within `budget` tokens.
@@ -609,6 +642,10 @@ impl<'a> Selector<'a> {
             if tscore[ti] <= 0.0 {
                 continue;
             }
+            if self.hidden(ti) {
+                tscore[ti] = 0.0;
+                continue;
+            }
             if let Some(&u) = cat.usage.tables.get(&t.name) {
                 tscore[ti] += 0.3 * (1.0 + u as f32).ln();
             }
@@ -640,7 +677,7 @@ impl<'a> Selector<'a> {
             for b in a + 1..core.len() {
                 if let Some(path) = self.path(core[a], core[b], 3) {
                     for &mid in &path[1..path.len() - 1] {
-                        if have.insert(mid) {
+                        if !self.hidden(mid) && have.insert(mid) {
                             chosen.push((
                                 mid,
                                 format!(
@@ -658,6 +695,7 @@ impl<'a> Selector<'a> {
                 if j.id_translation
                     && j.left.eq_ignore_ascii_case(&cat.tables[i].name)
                     && let Some(&r) = self.table_index.get(&j.right.to_lowercase())
+                    && !self.hidden(r)
                     && have.insert(r)
                 {
                     chosen.push((r, format!("id translation for {}", cat.tables[i].name)));
@@ -778,6 +816,9 @@ impl<'a> Selector<'a> {
         let mut metrics_out = Vec::new();
         for &(mi, s) in metrics_ranked.iter().take(5) {
             let m = &cat.metrics[mi];
+            if self.hidden_name(&m.table) {
+                continue;
+            }
             let mut block = format!("\n-- Metric {}: {}", m.name, m.sql());
             if let Some(d) = &m.description {
                 block.push_str(&format!("\n--   {}", d.trim().replace('\n', " ")));
@@ -823,9 +864,34 @@ impl<'a> Selector<'a> {
                 left_out.push(cat.tables[i].name.clone());
             }
         }
+        // The annotations the text carries: on shown tables and columns (full renderings only)
+        // and on shown metrics.
+        let mut notes_out = Vec::new();
+        for a in &cat.annotations {
+            let target = a.target.to_lowercase();
+            let on_table = tables_out.iter().any(|t| {
+                let name = t.name.to_lowercase();
+                !t.reduced
+                    && (target == name
+                        || target.strip_prefix(&format!("{name}.")).is_some_and(|c| {
+                            t.columns.iter().any(|x| x.name.eq_ignore_ascii_case(c))
+                        }))
+            });
+            let on_metric = metrics_out
+                .iter()
+                .any(|m| target == format!("metric:{}", m.name.to_lowercase()));
+            if on_table || on_metric {
+                notes_out.push(format!(
+                    "{}: {}",
+                    a.target,
+                    a.note.trim().replace('\n', " ")
+                ));
+            }
+        }
         let text = pack.text;
         let tokens = counter.count(&text);
         Selection {
+            annotations: notes_out,
             question: question.to_string(),
             tables: tables_out,
             metrics: metrics_out,
@@ -923,6 +989,7 @@ impl<'a> Selector<'a> {
             if !c.allowed_values.is_empty() {
                 notes.push(format!("values: {}", quoted(&c.allowed_values, 12)));
             } else if let Some(st) = &c.stats
+                && self.sample_values
                 && !st.common_values.is_empty()
                 && !c.is_pii()
             {

@@ -25,6 +25,10 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// The SQL tried to change something (as opposed to being malformed).
+    pub fn is_write(&self) -> bool {
+        matches!(self, Refusal::NotReadOnly { .. })
+    }
     pub fn hint(&self) -> &'static str {
         match self {
             Refusal::Syntax { .. } => "check the SQL near the position shown",
@@ -53,13 +57,14 @@ pub fn check(sql: &str, allow_several: bool) -> Result<Vec<Statement>, Refusal> 
     if statements.is_empty() {
         return Err(Refusal::Empty);
     }
+    // A write anywhere is named as such, even among several statements.
+    for s in &statements {
+        check_statement(s)?;
+    }
     if statements.len() > 1 && !allow_several {
         return Err(Refusal::Several {
             count: statements.len(),
         });
-    }
-    for s in &statements {
-        check_statement(s)?;
     }
     Ok(statements)
 }

@@ -305,7 +305,11 @@ pub fn skipper_bin() -> PathBuf {
 pub fn skipper(home: &Path) -> Command {
     let mut c = Command::new(skipper_bin());
     for (k, _) in std::env::vars() {
-        if k.starts_with("SKIPPER_") || k.starts_with("PG") || k.starts_with("AWS_") {
+        if k.starts_with("SKIPPER_")
+            || k.starts_with("PG")
+            || k.starts_with("AWS_")
+            || k.starts_with("OPENAI_")
+        {
             c.env_remove(k);
         }
     }

@@ -1,6 +1,7 @@
 //! The one integration-test binary: real PostgreSQL, SQLite and Parquet files, an
 //! S3-compatible server, and the `skipper` binary itself.
 
+mod agent;
 mod catalog;
 mod cli;
 mod corpus;
