@@ -195,6 +195,10 @@ pub struct AskArgs {
     /// Token budget of the catalog context (default: [catalog] context_budget).
     #[arg(long, value_name = "TOKENS", value_parser = clap::value_parser!(u32).range(200..))]
     pub budget: Option<u32>,
+    /// Answer with no model even when one is configured: only questions the curated metrics
+    /// answer (the default when no model is configured).
+    #[arg(long, conflicts_with_all = ["record", "replay", "model"])]
+    pub offline: bool,
     /// Record every model exchange into this folder (one JSON file per exchange).
     #[arg(long, value_name = "DIR", conflicts_with = "replay")]
     pub record: Option<PathBuf>,

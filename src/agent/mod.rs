@@ -7,7 +7,9 @@
 //! up to `max_attempts`; every attempt is kept in the answer. Nothing here prints.
 
 pub mod checks;
+pub mod offline;
 pub mod prompts;
+pub mod when;
 
 use crate::catalog::Catalog;
 use crate::context::{Selection, Selector, tokens::TokenCounter};
@@ -33,6 +35,9 @@ pub enum AgentError {
     Prompt(#[from] PromptError),
     #[error("interrupted")]
     Interrupted,
+    /// Offline, and the question does not map onto the curated metrics.
+    #[error("this question needs a model: {0}")]
+    NeedsModel(#[from] offline::NeedsModel),
 }
 
 /// How the agent behaves for one session.
@@ -154,6 +159,9 @@ pub struct Answer {
     pub summary: String,
     pub sql: Option<String>,
     pub explanation: Option<String>,
+    /// How an offline-compiled question was read, one line per part.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub interpretation: Vec<String>,
     /// Why there is no result (abstention, refusal, the last error).
     pub reason: Option<String>,
     #[serde(skip)]
@@ -238,6 +246,7 @@ impl Agent<'_> {
             summary: String::new(),
             sql: None,
             explanation: None,
+            interpretation: vec![],
             reason: None,
             result: None,
             row_count: 0,
@@ -388,6 +397,22 @@ impl Agent<'_> {
         attempt.sql = Some(sql.clone());
         answer.sql = Some(sql.clone());
         answer.explanation = (!explanation.is_empty()).then_some(explanation);
+        self.run_sql(question, sql, s, attempt, answer, t, last_findings)
+            .await
+    }
+
+    /// Check, plan, access-check, run and check the result of one statement.
+    #[allow(clippy::too_many_arguments)]
+    async fn run_sql(
+        &self,
+        question: &str,
+        sql: String,
+        s: Instant,
+        attempt: &mut Attempt,
+        answer: &mut Answer,
+        t: &mut Timings,
+        last_findings: &mut Vec<Finding>,
+    ) -> Result<Step, AgentError> {
         let statement = match self.engine.check(&sql, false) {
             Ok(mut v) => v.pop().expect("one statement"),
             Err(EngineError::Refused(r)) if r.is_write() => {
@@ -531,6 +556,101 @@ impl Agent<'_> {
             error,
             schema: self.schema_for(&sql),
         })
+    }
+
+    /// Answer with no model: compile the question onto a curated metric, then check, plan,
+    /// access-check, run and check it as any other SQL. `previous` refines an earlier
+    /// question's slots (a follow-up).
+    pub async fn ask_offline(
+        &self,
+        question: &str,
+        previous: Option<&offline::Slots>,
+    ) -> Result<(Answer, offline::Slots), AgentError> {
+        let started = Instant::now();
+        let mut t = Timings::default();
+        let tz: chrono_tz::Tz = self.settings.timezone.parse().unwrap_or(chrono_tz::UTC);
+        let now = chrono::DateTime::parse_from_rfc3339(&self.settings.now)
+            .map(|d| d.with_timezone(&tz))
+            .unwrap_or_else(|_| chrono::Utc::now().with_timezone(&tz));
+        let compiled = offline::compile(self.catalog, question, now, previous)?;
+        t.context_ms = ms(started);
+        let explanation = match &compiled.slots.range {
+            Some(r) => format!("{}, {}", compiled.metric, r.phrase),
+            None => compiled.metric.clone(),
+        };
+        let mut answer = Answer {
+            version: ANSWER_VERSION,
+            question: question.to_string(),
+            status: Status::CouldNotAnswer,
+            summary: String::new(),
+            sql: Some(compiled.sql.clone()),
+            explanation: Some(explanation),
+            interpretation: compiled.interpretation.clone(),
+            reason: None,
+            result: None,
+            row_count: 0,
+            capped: false,
+            plan: None,
+            warnings: vec![],
+            provenance: Provenance {
+                user: self.who.user.clone(),
+                mode: "offline".into(),
+                metrics: vec![compiled.metric.clone()],
+                ..Default::default()
+            },
+        };
+        let mut attempt = Attempt {
+            n: 1,
+            sql: Some(compiled.sql.clone()),
+            outcome: "ok".into(),
+            error: None,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            model_ms: 0.0,
+            drift: None,
+        };
+        let mut findings = Vec::new();
+        let step = self
+            .run_sql(
+                question,
+                compiled.sql.clone(),
+                Instant::now(),
+                &mut attempt,
+                &mut answer,
+                &mut t,
+                &mut findings,
+            )
+            .await?;
+        if let Step::Retry { stage, error, .. } = step {
+            // A compiled query that fails is a catalog problem, reported as such.
+            answer.status = if stage == "execution" {
+                Status::QueryFailed
+            } else {
+                Status::CouldNotAnswer
+            };
+            answer.reason = Some(format!("{stage}: {error}"));
+            if stage == "result_check" {
+                answer.status = Status::Answered;
+                answer.reason = None;
+                attempt.outcome = "ok".into();
+                attempt.error = None;
+            }
+        }
+        answer.provenance.attempts.push(attempt);
+        answer.summary = match answer.status {
+            Status::Answered => describe_result(
+                answer.explanation.as_deref(),
+                answer.row_count,
+                answer.capped,
+                &preview_rows(answer.result.as_ref(), 1),
+            ),
+            Status::Planned => "planned, not run (--dry-run)".into(),
+            _ => answer.reason.clone().unwrap_or_default(),
+        };
+        t.total_ms = ms(started);
+        t.own_ms = (t.total_ms - t.execute_ms).max(0.0);
+        answer.provenance.timings = round_timings(t);
+        Ok((answer, compiled.slots))
     }
 
     /// The catalog's rendering of the tables a query names, for a repair prompt.

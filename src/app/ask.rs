@@ -36,6 +36,11 @@ impl From<AgentError> for Failure {
                 message: "interrupted".into(),
                 hint: None,
             },
+            e @ AgentError::NeedsModel(_) => Failure {
+                exit: Exit::ModelUnavailable,
+                message: e.to_string(),
+                hint: Some("configure a model: [llm] model = \"…\" in skipper.toml (or --model / SKIPPER_MODEL), with OPENAI_BASE_URL for a local server such as Ollama; `skipper catalog list` shows the curated metrics offline questions can use".into()),
+            },
         }
     }
 }
@@ -131,19 +136,18 @@ pub async fn run(args: AskArgs, session: &Session) -> Result<Exit, Failure> {
             Some("use --format json (everything) or csv (rows only)"),
         ));
     }
-    let model = model_for(
-        session,
-        args.model.as_deref(),
-        args.record.as_deref(),
-        args.replay.as_deref(),
-    )?;
+    let model = if args.offline {
+        None
+    } else {
+        model_for(
+            session,
+            args.model.as_deref(),
+            args.record.as_deref(),
+            args.replay.as_deref(),
+        )?
+    };
     let Some(model) = model else {
-        // Offline: only the curated metrics compiler could answer, and it is not built yet.
-        return Err(Failure {
-            exit: Exit::ModelUnavailable,
-            message: "this question needs a model, and none is configured".into(),
-            hint: LlmError::NotConfigured.hint(),
-        });
+        return offline(&args, &question, format, session).await;
     };
     let user_dir = session
         .config
@@ -183,8 +187,66 @@ pub async fn run(args: AskArgs, session: &Session) -> Result<Exit, Failure> {
             return Err(AgentError::Interrupted.into());
         }
     };
+    let request = if args.dry_run {
+        let sel = agent.context(&question);
+        let messages = agent
+            .first_messages(&question, &sel, &history)
+            .map_err(AgentError::from)?;
+        Some(crate::llm::request_body(
+            model.endpoint(),
+            &messages,
+            model.wants_structured(),
+        ))
+    } else {
+        None
+    };
+    finish(&args, &answer, format, session, request.as_ref())
+}
+
+/// Offline mode: the curated-metrics compiler, no model.
+async fn offline(
+    args: &AskArgs,
+    question: &str,
+    format: Format,
+    session: &Session,
+) -> Result<Exit, Failure> {
+    let engine = Engine::open(&session.config, &session.engine_options()).await?;
+    let (cat, _) = super::catalog::load_catalog(session, Some(&engine)).await?;
+    let prompts = Prompts::load(None).map_err(AgentError::from)?;
+    let mut settings = settings_for(session, None, args.budget);
+    settings.dry_run = args.dry_run;
+    settings.row_cap = args.max_rows as usize;
+    let agent = Agent {
+        engine: &engine,
+        catalog: &cat,
+        selector: Selector::new(&cat),
+        counter: TokenCounter::for_model(None),
+        model: None,
+        prompts: &prompts,
+        policy: &AllowAll,
+        who: Principal::current(),
+        settings,
+    };
+    let (answer, _) = tokio::select! {
+        a = agent.ask_offline(question, None) => a?,
+        _ = tokio::signal::ctrl_c() => {
+            engine.cancel_remote().await;
+            return Err(AgentError::Interrupted.into());
+        }
+    };
+    finish(args, &answer, format, session, None)
+}
+
+/// Print an answer and give its exit code.
+fn finish(
+    args: &AskArgs,
+    answer: &Answer,
+    format: Format,
+    session: &Session,
+    request: Option<&serde_json::Value>,
+) -> Result<Exit, Failure> {
     if answer.status == Status::Answered && session.config.catalog.usage_log {
-        record_usage(session, &answer);
+        record_usage(session, answer);
     }
     for a in &answer.provenance.attempts {
         if let Some(d) = &a.drift {
@@ -199,23 +261,10 @@ pub async fn run(args: AskArgs, session: &Session) -> Result<Exit, Failure> {
     {
         eprintln!("{sql}");
     }
-    let request = if args.dry_run {
-        let sel = agent.context(&question);
-        let messages = agent
-            .first_messages(&question, &sel, &history)
-            .map_err(AgentError::from)?;
-        Some(crate::llm::request_body(
-            model.endpoint(),
-            &messages,
-            model.wants_structured(),
-        ))
-    } else {
-        None
-    };
     let text = match format {
-        Format::Json | Format::Ndjson => answer_json(&answer, session, request.as_ref())?,
-        Format::Csv => rows_text(&answer, session, Format::Csv)?,
-        _ => answer_text(&answer, session, request.as_ref())?,
+        Format::Json | Format::Ndjson => answer_json(answer, session, request)?,
+        Format::Csv => rows_text(answer, session, Format::Csv)?,
+        _ => answer_text(answer, session, request)?,
     };
     write_stdout(text.as_bytes())?;
     Ok(exit_of(answer.status))
@@ -284,7 +333,13 @@ pub fn answer_text(
 ) -> Result<String, Failure> {
     let mut out = String::new();
     out.push_str(&answer.summary);
+    if answer.provenance.mode == "offline" {
+        out.push_str(" (compiled offline from the curated metrics: exact, no model)");
+    }
     out.push('\n');
+    for line in &answer.interpretation {
+        out.push_str(&format!("  {line}\n"));
+    }
     if answer.result.is_some() {
         out.push('\n');
         out.push_str(&rows_text(answer, session, Format::Table)?);

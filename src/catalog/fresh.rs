@@ -83,6 +83,7 @@ pub fn judge(t: &Table, now: DateTime<Utc>) -> Judgement {
                 human((now - n).max(chrono::Duration::zero()))
             ),
         ),
+        (None, _) if t.time_column.is_none() => (State::Unknown, "no time column declared".into()),
         (None, _) => (
             State::Unknown,
             "no statistics of the time column (run `skipper catalog refresh`)".into(),

@@ -573,7 +573,7 @@ fn no_model_dry_run_and_bad_flags() {
     let r = run(&mut cmd);
     assert_eq!(r.code, 4, "{r:?}");
     assert!(r.stderr.contains("needs a model"), "{r:?}");
-    assert!(r.stderr.contains("hint: configure one"), "{r:?}");
+    assert!(r.stderr.contains("hint: configure a model"), "{r:?}");
 
     // --dry-run: SQL, plan and the exact request; nothing runs.
     let m = FakeModel::start(vec![Script::sql(TIERS, "")]);
@@ -637,4 +637,137 @@ fn the_send_policy_keeps_sample_values_and_rows_home() {
             .starts_with("Open tickets per priority: "),
         "{v}"
     );
+}
+
+/// `skipper ask --offline` with no model anywhere, JSON out.
+fn ask_offline(home: &Path, question: &str) -> crate::harness::Run {
+    run(skipper(home).arg("--config").arg(demo_config(home)).args([
+        "--format",
+        "json",
+        "--now",
+        "2026-11-22T12:00:00Z",
+        "ask",
+        question,
+    ]))
+}
+
+fn rows_of_sql(home: &Path, sql: &str) -> Value {
+    let r = run(skipper(home).arg("--config").arg(demo_config(home)).args([
+        "--format",
+        "json",
+        "--now",
+        "2026-11-22T12:00:00Z",
+        "sql",
+        sql,
+    ]));
+    assert_eq!(r.code, 0, "{sql}: {r:?}");
+    json_of(&r)["rows"].clone()
+}
+
+/// The offline compiler, table-driven: each phrasing's answer equals a hand-written query's.
+#[test]
+fn offline_phrasings_answer_as_hand_written_sql() {
+    let home = demo_home();
+    let h = home.path();
+    let r = run(skipper(h)
+        .arg("--config")
+        .arg(demo_config(h))
+        .args(["catalog", "refresh"]));
+    assert_eq!(r.code, 0, "{r:?}");
+    let cases: &[(&str, &str)] = &[
+        (
+            "workers requests last month",
+            "SELECT sum(units) AS workers_requests FROM lake.main.billing_usage_daily
+             WHERE product = 'workers_requests' AND usage_date BETWEEN DATE '2026-10-01' AND DATE '2026-10-31'",
+        ),
+        (
+            "billable workers requests by plan tier last 7 days",
+            "SELECT a.plan_tier, sum(d.units) AS workers_requests FROM lake.main.billing_usage_daily d
+             LEFT JOIN billing.main.accounts a ON a.account_id = d.account_id
+             WHERE d.product = 'workers_requests' AND d.usage_date BETWEEN DATE '2026-11-16' AND DATE '2026-11-22'
+             GROUP BY a.plan_tier ORDER BY a.plan_tier",
+        ),
+        (
+            "top 3 accounts by egress last week",
+            "SELECT account_id, sum(units) AS egress_bytes FROM lake.main.billing_usage_daily
+             WHERE product = 'bytes_egress' AND usage_date BETWEEN DATE '2026-11-09' AND DATE '2026-11-15'
+             GROUP BY account_id ORDER BY egress_bytes DESC LIMIT 3",
+        ),
+        (
+            "revenue by plan tier in October",
+            "SELECT a.plan_tier, sum(i.amount_cents) / 100.0 AS invoiced_amount FROM billing.main.invoices i
+             LEFT JOIN billing.main.accounts a ON a.account_id = i.account_id
+             WHERE i.status = 'issued' AND i.invoice_month = '2026-10-01' GROUP BY a.plan_tier ORDER BY a.plan_tier",
+        ),
+        (
+            "How many open tickets are there by priority?",
+            "SELECT priority, count(*) AS open_tickets FROM billing.main.support_tickets
+             WHERE status <> 'closed' GROUP BY priority ORDER BY priority",
+        ),
+        (
+            "daily workers requests this week for enterprise accounts",
+            "SELECT d.usage_date AS day, sum(d.units) AS workers_requests FROM lake.main.billing_usage_daily d
+             JOIN billing.main.accounts a ON a.account_id = d.account_id
+             WHERE d.product = 'workers_requests' AND a.plan_tier = 'enterprise'
+               AND d.usage_date BETWEEN DATE '2026-11-16' AND DATE '2026-11-22'
+             GROUP BY d.usage_date ORDER BY d.usage_date",
+        ),
+        (
+            "active accounts by product yesterday",
+            "SELECT product, count(DISTINCT account_id) AS active_accounts FROM lake.main.billing_usage_daily
+             WHERE units > 0 AND usage_date = DATE '2026-11-21' GROUP BY product ORDER BY product",
+        ),
+        (
+            "egress per account and plan tier in November",
+            "SELECT d.account_id, a.plan_tier, sum(d.units) AS egress_bytes FROM lake.main.billing_usage_daily d
+             LEFT JOIN billing.main.accounts a ON a.account_id = d.account_id
+             WHERE d.product = 'bytes_egress' AND d.usage_date BETWEEN DATE '2026-11-01' AND DATE '2026-11-22'
+             GROUP BY d.account_id, a.plan_tier ORDER BY d.account_id, a.plan_tier",
+        ),
+    ];
+    for (question, gold) in cases {
+        let r = ask_offline(h, question);
+        assert_eq!(r.code, 0, "{question}: {r:?}");
+        let v = json_of(&r);
+        assert_eq!(v["provenance"]["mode"], "offline", "{question}");
+        assert!(v["provenance"]["model"].is_null());
+        let rows = &v["result"]["rows"];
+        assert!(
+            !rows.as_array().unwrap().is_empty(),
+            "{question}: an empty answer proves nothing: {v}"
+        );
+        assert_eq!(*rows, rows_of_sql(h, gold), "{question}: {}", v["sql"]);
+        // Exact questions are answered from the unsampled rollups, never the sampled events.
+        for t in v["provenance"]["tables"].as_array().unwrap() {
+            assert!(t["sampled"].is_null(), "{question}: {t}");
+        }
+        assert!(!v["interpretation"].as_array().unwrap().is_empty());
+    }
+    // The interpretation states the range it used.
+    let v = json_of(&ask_offline(h, "workers requests last month"));
+    let lines: Vec<&str> = v["interpretation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert!(
+        lines.contains(&"time: last month = 2026-10-01 … 2026-10-31 UTC (on usage_date)"),
+        "{lines:?}"
+    );
+    // What it cannot place needs a model: exit 4, never a partial answer.
+    for q in [
+        "workers requests from Germany",
+        "what is our churn rate",
+        "top 5 workers requests",
+    ] {
+        let r = ask_offline(h, q);
+        assert_eq!(r.code, 4, "{q}: {r:?}");
+        assert!(r.stdout.is_empty(), "{q}: {r:?}");
+        assert!(
+            r.stderr.contains("this question needs a model"),
+            "{q}: {r:?}"
+        );
+        assert!(r.stderr.contains("hint: configure a model"), "{q}: {r:?}");
+    }
 }

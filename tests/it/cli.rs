@@ -37,6 +37,15 @@ fn quick_start_needs_no_configuration() {
     let r = run(skipper(home.path()).args(["sql", "SELECT 1 AS one"]));
     assert!(r.stderr.contains("using the demo lake"), "{r:?}");
     assert!(r.stderr.contains("1 row in"), "{r:?}");
+    // The README's quick-start question: no model, no configuration, the real clock.
+    let r =
+        run(skipper(home.path())
+            .args(["ask", "billable workers requests by plan tier last 7 days"]));
+    assert_eq!(r.code, 0, "{r:?}");
+    let v = json(&r.stdout);
+    assert_eq!(v["status"], "answered");
+    assert_eq!(v["provenance"]["mode"], "offline");
+    assert_eq!(v["result"]["row_count"], 4, "{v}");
 }
 
 #[test]
