@@ -284,7 +284,11 @@ fn record_usage(session: &Session, answer: &Answer) {
 }
 
 /// The rows alone, in a text format.
-fn rows_text(answer: &Answer, session: &Session, format: Format) -> Result<String, Failure> {
+pub(super) fn rows_text(
+    answer: &Answer,
+    session: &Session,
+    format: Format,
+) -> Result<String, Failure> {
     let Some(r) = &answer.result else {
         return Ok(String::new());
     };

@@ -233,7 +233,7 @@ fn first_line(s: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
-fn list(cat: &Catalog, pattern: Option<&str>, as_json: bool) -> String {
+pub(super) fn list(cat: &Catalog, pattern: Option<&str>, as_json: bool) -> String {
     let tables: Vec<&crate::catalog::Table> = cat
         .tables
         .iter()
@@ -331,7 +331,7 @@ fn not_found(e: String) -> Failure {
     }
 }
 
-fn describe(cat: &Catalog, name: &str, as_json: bool) -> Result<String, Failure> {
+pub(super) fn describe(cat: &Catalog, name: &str, as_json: bool) -> Result<String, Failure> {
     let t = cat.resolve_table(name).map_err(not_found)?;
     let up: Vec<&crate::catalog::Edge> = cat.neighbours(&t.name, true);
     let down: Vec<&crate::catalog::Edge> = cat.neighbours(&t.name, false);

@@ -5,6 +5,7 @@
 mod ask;
 mod catalog;
 mod commands;
+mod repl;
 mod sql;
 
 use crate::cli::{Cli, Command, GlobalArgs};
@@ -151,13 +152,8 @@ async fn dispatch(cli: Cli) -> Result<Exit, Failure> {
         quiet: cli.global.quiet,
     };
     let Some(command) = cli.command else {
-        use clap::CommandFactory;
-        let mut cmd = Cli::command();
-        let _ = cmd.print_help();
-        return Err(Failure::usage(
-            "no command given; the interactive REPL is not available yet",
-            Some("ask with SQL for now: skipper sql \"SHOW TABLES\""),
-        ));
+        let session = session(cli.global, notices).await?;
+        return repl::run(&session).await;
     };
     match command {
         Command::Completions { shell } => {

@@ -580,8 +580,11 @@ impl<W: Write> ResultWriter<W> {
             Format::Table => {
                 summary.not_shown = self.rows - self.table.len() as u64;
                 let mut t = Table::new();
+                // A terminal that reports no size (a bare pty) gets the natural width, not one
+                // character per column.
+                let fit = self.fit_terminal && t.width().is_some_and(|w| w >= 20);
                 t.load_preset(presets::UTF8_FULL_CONDENSED)
-                    .set_content_arrangement(if self.fit_terminal {
+                    .set_content_arrangement(if fit {
                         ContentArrangement::Dynamic
                     } else {
                         ContentArrangement::Disabled

@@ -8,6 +8,7 @@ mod corpus;
 mod harness;
 mod memory;
 mod postgres;
+mod repl;
 mod s3;
 mod slt;
 mod tuning;
