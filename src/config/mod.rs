@@ -156,6 +156,11 @@ pub struct LlmConfig {
     /// What may leave the machine for the model; see [`SendPolicy`].
     #[serde(default)]
     pub send: SendPolicy,
+    /// Whether the endpoint counts as "on this machine" for [`SendPolicy`] and
+    /// `local_models_only`; by default, when `base_url` is a loopback address. Set it for a
+    /// model server you run on your own network, or `false` to treat even loopback as remote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local: Option<bool>,
     /// Price per million tokens, for cost estimates: `{ prompt = 0.15, completion = 0.6 }`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price: Option<Price>,
@@ -188,6 +193,7 @@ impl Default for LlmConfig {
             temperature: 0.0,
             prompts: None,
             send: SendPolicy::default(),
+            local: None,
             price: None,
         }
     }

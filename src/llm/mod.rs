@@ -94,7 +94,7 @@ impl Endpoint {
             .filter(|k| !k.is_empty())
             .map(Secret::new)
             .or_else(|| cfg.api_key.clone());
-        let local = is_loopback(&base_url);
+        let local = cfg.local.unwrap_or_else(|| is_loopback(&base_url));
         Some(Endpoint {
             base_url,
             model,
