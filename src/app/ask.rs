@@ -87,6 +87,17 @@ pub fn model_for(
     })
 }
 
+/// The prompt templates, with the user's overrides.
+pub fn prompts_for(session: &Session) -> Result<Prompts, Failure> {
+    let user_dir = session
+        .config
+        .llm
+        .prompts
+        .clone()
+        .or_else(Prompts::default_user_dir);
+    Ok(Prompts::load(user_dir.as_deref()).map_err(AgentError::from)?)
+}
+
 /// The agent's settings and context policy for this session and model.
 pub fn settings_for(session: &Session, model: Option<&Model>, budget: Option<u32>) -> Settings {
     let local = model.is_some_and(|m| m.endpoint().local);
@@ -149,13 +160,7 @@ pub async fn run(args: AskArgs, session: &Session) -> Result<Exit, Failure> {
     let Some(model) = model else {
         return offline(&args, &question, format, session).await;
     };
-    let user_dir = session
-        .config
-        .llm
-        .prompts
-        .clone()
-        .or_else(Prompts::default_user_dir);
-    let prompts = Prompts::load(user_dir.as_deref()).map_err(AgentError::from)?;
+    let prompts = prompts_for(session)?;
     let engine = Engine::open(&session.config, &session.engine_options()).await?;
     let (cat, _) = super::catalog::load_catalog(session, Some(&engine)).await?;
     let local = model.endpoint().local;

@@ -340,12 +340,7 @@ pub(super) fn describe(cat: &Catalog, name: &str, as_json: bool) -> Result<Strin
     let metrics: Vec<&crate::catalog::Metric> =
         cat.metrics.iter().filter(|m| m.table == t.name).collect();
     // Freshness as the data shows it: the newest value of its time column.
-    let latest = t
-        .time_column
-        .as_deref()
-        .and_then(|c| t.column(c))
-        .and_then(|c| c.stats.as_ref())
-        .and_then(|s| s.max.clone());
+    let latest = crate::catalog::fresh::judge(t, chrono::Utc::now()).latest;
     if as_json {
         let upstream: Vec<&String> = up.iter().flat_map(|e| e.from.iter()).collect();
         let downstream: Vec<&String> = down.iter().map(|e| &e.to).collect();

@@ -5,8 +5,7 @@
 use super::ask::{answer_json, answer_text, footer, hidden_sources, model_for, settings_for};
 use super::{Exit, Failure, Session};
 use crate::agent::offline::Slots;
-use crate::agent::prompts::Prompts;
-use crate::agent::{Agent, AgentError, Answer, Turn};
+use crate::agent::{Agent, Answer, Turn};
 use crate::catalog::Catalog;
 use crate::context::{Selector, tokens::TokenCounter};
 use crate::engine::Engine;
@@ -115,13 +114,7 @@ struct State {
 
 pub async fn run(session: &Session) -> Result<Exit, Failure> {
     let model = model_for(session, None, None, None)?;
-    let user_dir = session
-        .config
-        .llm
-        .prompts
-        .clone()
-        .or_else(Prompts::default_user_dir);
-    let prompts = Prompts::load(user_dir.as_deref()).map_err(AgentError::from)?;
+    let prompts = super::ask::prompts_for(session)?;
     let engine = Engine::open(&session.config, &session.engine_options()).await?;
     let (cat, _) = super::catalog::load_catalog(session, Some(&engine)).await?;
     let local = model.as_ref().is_some_and(|m| m.endpoint().local);

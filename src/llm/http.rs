@@ -73,6 +73,20 @@ impl HttpModel {
         }
     }
 
+    /// A failure below HTTP: a timeout, or the server could not be reached.
+    fn transport_error(&self, e: &reqwest::Error) -> LlmError {
+        if e.is_timeout() {
+            LlmError::Timeout {
+                secs: self.endpoint.timeout.as_secs(),
+            }
+        } else {
+            LlmError::Unreachable {
+                url: self.endpoint.base_url.clone(),
+                message: root_cause(e),
+            }
+        }
+    }
+
     async fn send(
         &self,
         body: &serde_json::Value,
@@ -92,40 +106,17 @@ impl HttpModel {
                 req = req.bearer_auth(key.expose());
             }
             let outcome = req.send().await;
-            let response = match outcome {
-                Ok(r) => r,
-                Err(e) if e.is_timeout() => {
-                    return Err(LlmError::Timeout {
-                        secs: self.endpoint.timeout.as_secs(),
-                    });
-                }
-                Err(e) => {
-                    return Err(LlmError::Unreachable {
-                        url: self.endpoint.base_url.clone(),
-                        message: root_cause(&e),
-                    });
-                }
-            };
+            let response = outcome.map_err(|e| self.transport_error(&e))?;
             let status = response.status().as_u16();
             let retry_after = response
                 .headers()
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(parse_retry_after);
-            let body_bytes = match response.bytes().await {
-                Ok(b) => b,
-                Err(e) if e.is_timeout() => {
-                    return Err(LlmError::Timeout {
-                        secs: self.endpoint.timeout.as_secs(),
-                    });
-                }
-                Err(e) => {
-                    return Err(LlmError::Unreachable {
-                        url: self.endpoint.base_url.clone(),
-                        message: root_cause(&e),
-                    });
-                }
-            };
+            let body_bytes = response
+                .bytes()
+                .await
+                .map_err(|e| self.transport_error(&e))?;
             if (200..300).contains(&status) {
                 let (content, p, c, model) = parse_response(&body_bytes)?;
                 let raw: serde_json::Value =
