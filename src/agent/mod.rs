@@ -174,6 +174,28 @@ pub struct Answer {
     pub provenance: Provenance,
 }
 
+impl Answer {
+    /// No answer yet: could not answer, until an attempt says otherwise.
+    pub fn empty(question: &str, provenance: Provenance) -> Answer {
+        Answer {
+            version: ANSWER_VERSION,
+            question: question.to_string(),
+            status: Status::CouldNotAnswer,
+            summary: String::new(),
+            sql: None,
+            explanation: None,
+            interpretation: vec![],
+            reason: None,
+            result: None,
+            row_count: 0,
+            capped: false,
+            plan: None,
+            warnings: vec![],
+            provenance,
+        }
+    }
+}
+
 pub struct Agent<'a> {
     pub engine: &'a Engine,
     pub catalog: &'a Catalog,
@@ -239,21 +261,9 @@ impl Agent<'_> {
         t.context_ms = ms(started);
         let model = self.model.ok_or(LlmError::NotConfigured)?;
         let endpoint = model.endpoint();
-        let mut answer = Answer {
-            version: ANSWER_VERSION,
-            question: question.to_string(),
-            status: Status::CouldNotAnswer,
-            summary: String::new(),
-            sql: None,
-            explanation: None,
-            interpretation: vec![],
-            reason: None,
-            result: None,
-            row_count: 0,
-            capped: false,
-            plan: None,
-            warnings: vec![],
-            provenance: Provenance {
+        let mut answer = Answer::empty(
+            question,
+            Provenance {
                 user: self.who.user.clone(),
                 mode: if matches!(model, Model::Replay(..)) {
                     "replay".into()
@@ -269,7 +279,7 @@ impl Agent<'_> {
                 tokenizer: sel.tokenizer.clone(),
                 ..Default::default()
             },
-        };
+        );
         let mut messages = self.first_messages(question, &sel, history)?;
         let mut last_findings: Vec<Finding> = Vec::new();
         let mut last_stage = "";
@@ -578,27 +588,18 @@ impl Agent<'_> {
             Some(r) => format!("{}, {}", compiled.metric, r.phrase),
             None => compiled.metric.clone(),
         };
-        let mut answer = Answer {
-            version: ANSWER_VERSION,
-            question: question.to_string(),
-            status: Status::CouldNotAnswer,
-            summary: String::new(),
-            sql: Some(compiled.sql.clone()),
-            explanation: Some(explanation),
-            interpretation: compiled.interpretation.clone(),
-            reason: None,
-            result: None,
-            row_count: 0,
-            capped: false,
-            plan: None,
-            warnings: vec![],
-            provenance: Provenance {
+        let mut answer = Answer::empty(
+            question,
+            Provenance {
                 user: self.who.user.clone(),
                 mode: "offline".into(),
                 metrics: vec![compiled.metric.clone()],
                 ..Default::default()
             },
-        };
+        );
+        answer.sql = Some(compiled.sql.clone());
+        answer.explanation = Some(explanation);
+        answer.interpretation = compiled.interpretation.clone();
         let mut attempt = Attempt {
             n: 1,
             sql: Some(compiled.sql.clone()),
