@@ -222,8 +222,11 @@ fn literal(e: &Expr) -> Option<String> {
     }
 }
 
+/// A join condition between two catalog columns, and whether an outer join makes it.
+type JoinPair = ((String, String), (String, String), bool);
+
 /// Joins the SQL makes between base tables, resolved to catalog names and columns.
-pub fn joins_of(cat: &Catalog, sql: &str) -> Vec<((String, String), (String, String))> {
+pub fn joins_of(cat: &Catalog, sql: &str) -> Vec<JoinPair> {
     let cols = |raw: &str| {
         cat.resolve_table(raw)
             .ok()
@@ -238,8 +241,13 @@ pub fn joins_of(cat: &Catalog, sql: &str) -> Vec<((String, String), (String, Str
         Some((t.name.clone(), c.name.clone()))
     };
     ds.iter()
-        .flat_map(|d| d.facts.joins.iter())
-        .filter_map(|(a, b)| Some((resolve(a)?, resolve(b)?)))
+        .flat_map(|d| {
+            d.facts
+                .joins
+                .iter()
+                .map(|p| (p, d.facts.outer_joins.contains(p)))
+        })
+        .filter_map(|((a, b), outer)| Some((resolve(a)?, resolve(b)?, outer)))
         .collect()
 }
 
@@ -247,7 +255,7 @@ pub fn joins_of(cat: &Catalog, sql: &str) -> Vec<((String, String), (String, Str
 /// whether the join multiplies or drops rows of its many side (two `COUNT(*)` queries each).
 pub async fn join_checks(engine: &Engine, cat: &Catalog, sql: &str) -> Vec<Finding> {
     let mut out = Vec::new();
-    for ((lt, lc), (rt, rc)) in joins_of(cat, sql).into_iter().take(3) {
+    for ((lt, lc), (rt, rc), outer) in joins_of(cat, sql).into_iter().take(3) {
         let declared: Vec<_> = cat
             .joins
             .iter()
@@ -310,7 +318,7 @@ pub async fn join_checks(engine: &Engine, cat: &Catalog, sql: &str) -> Vec<Findi
                         j.cardinality.as_str()
                     ),
                 });
-            } else if n < b {
+            } else if n < b && !outer {
                 out.push(Finding {
                     kind: "join_drops",
                     message: format!(

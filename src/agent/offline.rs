@@ -96,6 +96,8 @@ struct Candidate<'c> {
     column: &'c Column,
     /// The join from the metric's table (`None`: the metric's own table).
     join: Option<String>,
+    /// The metric table's columns that join uses.
+    keys: Vec<String>,
     /// Phrases that name it.
     names: Vec<String>,
 }
@@ -123,6 +125,7 @@ fn candidates<'c>(cat: &'c Catalog, m: &Metric, base: &'c Table) -> Vec<Candidat
                 table: base,
                 column: c,
                 join: None,
+                keys: vec![c.name.clone()],
                 names: names_of(base, c),
             });
         }
@@ -161,11 +164,54 @@ fn candidates<'c>(cat: &'c Catalog, m: &Metric, base: &'c Table) -> Vec<Candidat
                 table: t,
                 column: c,
                 join: Some(format!("LEFT JOIN {} j ON {cond}", t.name)),
+                keys: on.iter().map(|(b, _)| b.clone()).collect(),
                 names: names_of(t, c),
             });
         }
     }
     out
+}
+
+/// An id translation declared on the metric's table (`id_translation: true`): rows that carry
+/// only an old id get the new one from the translation table, `coalesce(b.new, x.new)`.
+struct Translation {
+    table: String,
+    /// "b.legacy_customer_id = x.legacy_customer_id"
+    cond: String,
+    /// The metric table's columns the translation fills in (account_id).
+    columns: Vec<String>,
+}
+
+fn translation(cat: &Catalog, base: &Table) -> Option<Translation> {
+    cat.joins.iter().filter(|j| j.id_translation).find_map(|j| {
+        let (other, on): (&str, Vec<(String, String)>) = if j.left.eq_ignore_ascii_case(&base.name)
+        {
+            (&j.right, j.on.clone())
+        } else if j.right.eq_ignore_ascii_case(&base.name) {
+            (
+                &j.left,
+                j.on.iter().map(|(a, b)| (b.clone(), a.clone())).collect(),
+            )
+        } else {
+            return None;
+        };
+        let t = cat.table(other)?;
+        let columns: Vec<String> = t
+            .columns
+            .iter()
+            .filter(|c| base.column(&c.name).is_some() && !on.iter().any(|(b, _)| *b == c.name))
+            .map(|c| c.name.clone())
+            .collect();
+        (!columns.is_empty()).then(|| Translation {
+            table: t.name.clone(),
+            cond: on
+                .iter()
+                .map(|(b, o)| format!("b.{b} = x.{o}"))
+                .collect::<Vec<_>>()
+                .join(" AND "),
+            columns,
+        })
+    })
 }
 
 /// The values a column is known to hold: declared, else introspected (complete lists only).
@@ -426,7 +472,6 @@ fn build(
     slots: Slots,
     tz: Tz,
 ) -> Result<Compiled, NeedsModel> {
-    let _ = cat;
     let mut interp = vec![format!(
         "metric: {}{} = {}{}",
         metric.name,
@@ -462,6 +507,53 @@ fn build(
     if joined.len() > 1 {
         return Err(NeedsModel("the question needs more than one join".into()));
     }
+    // The metric table's columns the question touches, directly or as a join key.
+    let touched: BTreeSet<&str> = slots
+        .dimensions
+        .iter()
+        .map(|(t, c)| (t.as_str(), c.as_str()))
+        .chain(
+            slots
+                .filters
+                .iter()
+                .map(|(t, c, _)| (t.as_str(), c.as_str())),
+        )
+        .filter_map(|(t, c)| find(t, c))
+        .flat_map(|c| c.keys.iter().map(String::as_str))
+        .collect();
+    // Old ids translated first, so grouping by (or joining on) the new id keeps every row.
+    let translated =
+        translation(cat, base).filter(|t| t.columns.iter().any(|c| touched.contains(c.as_str())));
+    let base_rel = match &translated {
+        Some(t) => {
+            let cols: Vec<String> = base
+                .columns
+                .iter()
+                .map(|c| {
+                    if t.columns.contains(&c.name) {
+                        format!("coalesce(b.{c}, x.{c}) AS {c}", c = c.name)
+                    } else {
+                        format!("b.{}", c.name)
+                    }
+                })
+                .collect();
+            for c in &t.columns {
+                interp.push(format!(
+                    "ids: {c} = coalesce({b}.{c}, {x}.{c}): rows that carry only the old id are translated through {x}",
+                    b = base.name,
+                    x = t.table
+                ));
+            }
+            format!(
+                "(SELECT {} FROM {} b LEFT JOIN {} x ON {})",
+                cols.join(", "),
+                base.name,
+                t.table,
+                t.cond
+            )
+        }
+        None => base.name.clone(),
+    };
     let from = match joined.iter().next() {
         Some(j) => {
             let extra: Vec<String> = slots
@@ -474,13 +566,10 @@ fn build(
                 .collect::<BTreeSet<_>>()
                 .into_iter()
                 .collect();
-            format!(
-                "(SELECT b.*, {} FROM {} b {j}) m",
-                extra.join(", "),
-                base.name
-            )
+            format!("(SELECT b.*, {} FROM {base_rel} b {j}) m", extra.join(", "))
         }
-        None => base.name.clone(),
+        None if translated.is_some() => format!("{base_rel} m"),
+        None => base_rel,
     };
     let mut select = Vec::new();
     let mut group = Vec::new();

@@ -30,6 +30,8 @@ pub struct SqlFacts {
     pub columns: BTreeSet<ColRef>,
     /// Equality join conditions between two base tables' columns.
     pub joins: BTreeSet<(ColRef, ColRef)>,
+    /// Those of `joins` made by an outer join (LEFT, RIGHT, FULL): rows without a match are kept.
+    pub outer_joins: BTreeSet<(ColRef, ColRef)>,
     /// The top query's output columns and the base columns each is computed from.
     pub outputs: Vec<(String, BTreeSet<ColRef>)>,
 }
@@ -285,15 +287,24 @@ impl Walker<'_> {
         for twj in &s.from {
             for j in &twj.joins {
                 if let Some(e) = join_condition(&j.join_operator) {
+                    use datafusion::sql::sqlparser::ast::JoinOperator as J;
+                    let outer = matches!(
+                        j.join_operator,
+                        J::Left(_)
+                            | J::LeftOuter(_)
+                            | J::Right(_)
+                            | J::RightOuter(_)
+                            | J::FullOuter(_)
+                    );
                     others.push(e);
-                    self.join_pairs(e, &scope);
+                    self.join_pairs(e, &scope, outer);
                 }
             }
         }
         if let Some(w) = &s.selection {
             others.push(w);
             // Old-style joins: `FROM a, b WHERE a.x = b.y`.
-            self.join_pairs(w, &scope);
+            self.join_pairs(w, &scope, false);
         }
         if let datafusion::sql::sqlparser::ast::GroupByExpr::Expressions(v, _) = &s.group_by {
             others.extend(v.iter());
@@ -321,14 +332,14 @@ impl Walker<'_> {
     }
 
     /// Equality conditions `a.x = b.y` between two base tables, inside ANDs.
-    fn join_pairs(&mut self, e: &Expr, scope: &Scope) {
+    fn join_pairs(&mut self, e: &Expr, scope: &Scope, outer: bool) {
         use datafusion::sql::sqlparser::ast::BinaryOperator;
         match e {
             Expr::BinaryOp { left, op, right } if *op == BinaryOperator::And => {
-                self.join_pairs(left, scope);
-                self.join_pairs(right, scope);
+                self.join_pairs(left, scope, outer);
+                self.join_pairs(right, scope, outer);
             }
-            Expr::Nested(inner) => self.join_pairs(inner, scope),
+            Expr::Nested(inner) => self.join_pairs(inner, scope, outer),
             Expr::BinaryOp { left, op, right } if *op == BinaryOperator::Eq => {
                 let (l, r) = (self.column_of(left, scope), self.column_of(right, scope));
                 for a in &l {
@@ -339,6 +350,9 @@ impl Walker<'_> {
                             } else {
                                 (b.clone(), a.clone())
                             };
+                            if outer {
+                                self.facts.outer_joins.insert(pair.clone());
+                            }
                             self.facts.joins.insert(pair);
                         }
                     }
@@ -573,6 +587,24 @@ mod tests {
             )
         );
         assert_eq!(d.facts.outputs[1].0, "n");
+    }
+
+    #[test]
+    fn outer_joins_are_told_apart() {
+        let sql = "SELECT a.name, sum(e.units) FROM events e \
+                   LEFT JOIN legacy l ON l.legacy_id = e.product \
+                   JOIN accounts a ON a.account_id = e.account_id GROUP BY 1";
+        let d = &analyze(sql, &cols).unwrap()[0];
+        let legacy = (
+            ("events".to_string(), "product".to_string()),
+            ("legacy".to_string(), "legacy_id".to_string()),
+        );
+        let inner = (
+            ("accounts".to_string(), "account_id".to_string()),
+            ("events".to_string(), "account_id".to_string()),
+        );
+        assert!(d.facts.joins.contains(&legacy) && d.facts.joins.contains(&inner));
+        assert_eq!(d.facts.outer_joins, BTreeSet::from([legacy]));
     }
 
     #[test]
