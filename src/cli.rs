@@ -78,6 +78,8 @@ pub enum Command {
     Context(ContextArgs),
     /// Check that every source is reachable and say what is wrong.
     Doctor,
+    /// Run golden question sets through the agent and score the answers by executing them.
+    Eval(EvalArgs),
     /// Print shell completions.
     Completions {
         #[arg(value_enum)]
@@ -206,6 +208,83 @@ pub struct AskArgs {
     /// is an error.
     #[arg(long, value_name = "DIR")]
     pub replay: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    after_help = "Exit codes: 0 ran (and met --min-accuracy), 1 accuracy below --min-accuracy or a \
+                  regression with --fail-on-regression, 2 a malformed eval file or a broken gold \
+                  query, 4 a question could not be asked (no model, a missing recording)."
+)]
+pub struct EvalArgs {
+    #[command(subcommand)]
+    pub action: Option<EvalAction>,
+    /// Eval files (YAML; see evals/README.md).
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// The model to ask (overrides [llm] model and SKIPPER_MODEL).
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
+    /// The OpenAI-compatible endpoint (overrides [llm] base_url and OPENAI_BASE_URL).
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Record every model exchange into this folder.
+    #[arg(long, value_name = "DIR", conflicts_with = "replay")]
+    pub record: Option<PathBuf>,
+    /// Answer from recordings; a missing recording is an error for that question.
+    #[arg(long, value_name = "DIR")]
+    pub replay: Option<PathBuf>,
+    /// Score the offline compiler (no model).
+    #[arg(long, conflicts_with_all = ["record", "replay", "model", "base_url"])]
+    pub offline: bool,
+    /// Conversations run at once.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: u16,
+    /// Only these questions: ids, id prefixes ending in *, or categories (comma-separated).
+    #[arg(long, value_name = "ID|CATEGORY", value_delimiter = ',')]
+    pub filter: Vec<String>,
+    /// An earlier run's report.json: list the questions that regressed and those fixed.
+    #[arg(long, value_name = "OLD.json")]
+    pub baseline: Option<PathBuf>,
+    /// Exit 1 when the accuracy (0 to 1) is below this.
+    #[arg(long, value_name = "FRACTION", value_parser = fraction)]
+    pub min_accuracy: Option<f64>,
+    /// Exit 1 when a question correct in the baseline is not correct now.
+    #[arg(long, requires = "baseline")]
+    pub fail_on_regression: bool,
+    /// Where report.json and report.md go (default: the data directory's evals/ folder).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Attempts per question, repairs included (default: [llm] max_attempts).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10))]
+    pub max_attempts: Option<u32>,
+}
+
+fn fraction(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
+        _ => Err(format!("'{s}' is not a fraction from 0 to 1 (e.g. 0.8)")),
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvalAction {
+    /// Convert a CSV question set (question, query, db_name, query_category, instructions) to
+    /// Skipper's YAML format.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The CSV file.
+    pub file: PathBuf,
+    /// Qualify each row's tables: db_name=source[.schema], comma-separated.
+    #[arg(long, value_name = "DB=SOURCE,…")]
+    pub source_map: Option<String>,
+    /// Write the YAML here (default: stdout).
+    #[arg(short, long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,7 @@ pub mod config;
 pub mod context;
 pub mod demo;
 pub mod engine;
+pub mod eval;
 pub mod governance;
 pub mod llm;
 pub mod render;

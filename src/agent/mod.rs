@@ -226,6 +226,24 @@ impl Agent<'_> {
             .select(question, self.settings.budget, &self.counter)
     }
 
+    /// The context a follow-up gets: selected for the conversation's recent questions and this
+    /// one together, so "only enterprise plans" still sees the tables the question was about.
+    pub fn context_for(&self, question: &str, history: &[Turn]) -> Selection {
+        if history.is_empty() {
+            return self.context(question);
+        }
+        let h = &history[history.len().saturating_sub(self.settings.max_history)..];
+        let focus = h
+            .iter()
+            .map(|t| t.question.as_str())
+            .chain(std::iter::once(question))
+            .collect::<Vec<_>>()
+            .join(" / ");
+        let mut sel = self.context(&focus);
+        sel.question = question.to_string();
+        sel
+    }
+
     /// The system and first user message for a question.
     pub fn first_messages(
         &self,
@@ -257,7 +275,7 @@ impl Agent<'_> {
     ) -> Result<Answer, AgentError> {
         let started = Instant::now();
         let mut t = Timings::default();
-        let sel = self.context(question);
+        let sel = self.context_for(question, history);
         t.context_ms = ms(started);
         let model = self.model.ok_or(LlmError::NotConfigured)?;
         let endpoint = model.endpoint();

@@ -53,13 +53,21 @@ const FILLER: &[&str] = &[
     "to", "please", "tell", "get", "overall", "during", "over", "at", "that", "which", "who", "it",
     "its", "my", "us", "had", "be", "been", "i", "see", "value", "values", "amount", "so", "far",
     "broken", "down", "split", "grouped", "group", "every", "across", "from", "top", "bottom",
-    "highest", "lowest", "most", "least", "data", "exact", "exactly",
+    "highest", "lowest", "most", "least", "data", "exact", "exactly", "only", "just", "now",
+    "instead", "rather", "also", "then", "used", "sent", "carried", "served",
 ];
 
 /// Lowercase words, punctuation dropped (dates and `q3` kept).
 pub fn words_of(text: &str) -> Vec<String> {
-    text.to_lowercase()
-        .split(|c: char| !(c.is_alphanumeric() || c == '-'))
+    // "the account's country" is "the country": the possessor only qualifies the noun.
+    let text: String = text
+        .to_lowercase()
+        .replace('’', "'")
+        .split_whitespace()
+        .filter(|w| !w.ends_with("'s"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    text.split(|c: char| !(c.is_alphanumeric() || c == '-'))
         .map(|w| w.trim_matches('-'))
         .filter(|w| !w.is_empty())
         .map(str::to_owned)
@@ -240,7 +248,9 @@ fn pick_metric<'c>(
     for m in &cat.metrics {
         let mut phrases = vec![m.name.clone()];
         phrases.extend(m.synonyms.iter().cloned());
-        for t in &cat.terms {
+        // A glossary term names a thing ("support ticket"); a metric with filters counts only
+        // part of it (open tickets). Only a metric that counts the whole thing is picked by it.
+        for t in cat.terms.iter().filter(|_| m.filters.is_empty()) {
             if t.metrics.iter().any(|x| x.eq_ignore_ascii_case(&m.name)) {
                 phrases.push(t.name.clone());
                 phrases.extend(t.synonyms.iter().cloned());
@@ -358,6 +368,15 @@ pub fn compile(
             {
                 continue;
             }
+            // A code in capitals ("IN", "US") matches only as written: "in" is not India.
+            let code = v.chars().all(|c| c.is_ascii_uppercase()) && v.len() <= 3;
+            if code
+                && !question
+                    .split(|c: char| !c.is_alphanumeric())
+                    .any(|t| t == v)
+            {
+                continue;
+            }
             if let Some(pos) = find_phrase(&words, &used, &v) {
                 mark(&mut used, &pos);
                 match filters.iter_mut().find(|f| f.0 == ci) {
@@ -387,10 +406,12 @@ pub fn compile(
     }
     found.sort();
     for (k, (start, ci, _)) in found.iter().enumerate() {
-        let before = start
-            .checked_sub(1)
-            .map(|i| words[i].as_str())
-            .unwrap_or("");
+        // "by the country" groups as "by country" does.
+        let mut at = start.checked_sub(1);
+        if at.is_some_and(|i| matches!(words[i].as_str(), "the" | "their")) {
+            at = at.and_then(|i| i.checked_sub(1));
+        }
+        let before = at.map(|i| words[i].as_str()).unwrap_or("");
         let chained = matches!(before, "and" | "then")
             && k > 0
             && dims.contains(&found[k - 1].1)

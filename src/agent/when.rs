@@ -214,6 +214,23 @@ pub fn find(words: &[String], now: DateTime<Tz>) -> Option<Range> {
                 }
             }
             "since" => {
+                if let Some(m) = MONTHS.iter().position(|x| *x == w(i + 1)) {
+                    // "since November", "since November 1": the most recent one not in the future.
+                    let day = w(i + 2)
+                        .trim_end_matches(|c: char| c.is_ascii_alphabetic())
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|d| (1..=31).contains(d));
+                    let mut used = vec![i, i + 1];
+                    if day.is_some() {
+                        used.push(i + 2);
+                    }
+                    let on = |y: i32| NaiveDate::from_ymd_opt(y, m as u32 + 1, day.unwrap_or(1));
+                    let d = on(today.year())
+                        .filter(|d| *d <= today)
+                        .or_else(|| on(today.year() - 1))?;
+                    return Some(days(format!("since {d}"), d, tomorrow, used));
+                }
                 let d = NaiveDate::parse_from_str(w(i + 1), "%Y-%m-%d").ok()?;
                 if d > today {
                     return None;
@@ -319,6 +336,14 @@ mod tests {
         assert_eq!(
             at("since 2026-11-01"),
             "since 2026-11-01 = 2026-11-01 … 2026-11-22 UTC"
+        );
+        assert_eq!(
+            at("since november 1st"),
+            "since 2026-11-01 = 2026-11-01 … 2026-11-22 UTC"
+        );
+        assert_eq!(
+            at("since december"),
+            "since 2025-12-01 = 2025-12-01 … 2026-11-22 UTC"
         );
         assert_eq!(
             at("last 24 hours"),

@@ -5,6 +5,7 @@
 mod ask;
 mod catalog;
 mod commands;
+mod eval;
 mod repl;
 mod sql;
 
@@ -185,6 +186,7 @@ async fn dispatch(cli: Cli) -> Result<Exit, Failure> {
             let session = session(cli.global, notices).await?;
             ask::run(args, &session).await
         }
+        Command::Eval(args) => eval::run(args, &cli.global, notices).await,
         Command::Sql(args) => {
             let session = session(cli.global, notices).await?;
             sql::run(args, &session).await

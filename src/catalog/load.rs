@@ -181,42 +181,41 @@ fn parse_all(paths: &[PathBuf]) -> Vec<Result<ContextFile, Parse>> {
 
 /// Where a YAML error is and what it says, without the library's own position prefix.
 fn describe(docs: &ContextDocs, e: &marked_yaml::FromYamlError) -> (Option<Pos>, String) {
+    let (m, what) = yaml_error(e);
+    (m.map(|m| docs.marker_pos(&m)), what)
+}
+
+/// Where a YAML file went wrong (line and column, when known) and what, in words.
+pub fn yaml_error(e: &marked_yaml::FromYamlError) -> (Option<Marker>, String) {
     use marked_yaml::LoadError as L;
     match e {
-        marked_yaml::FromYamlError::ParseYaml(le) => {
-            let (m, what) = match le {
-                L::TopLevelMustBeMapping(m) => (
-                    Some(*m),
-                    "the top level must be a mapping of sections (datasets:, glossary:, …)"
-                        .to_string(),
-                ),
-                L::TopLevelMustBeSequence(m) => {
-                    (Some(*m), "the top level must be a sequence".into())
-                }
-                L::UnexpectedAnchor(m) => (Some(*m), "YAML anchors are not supported".into()),
-                L::MappingKeyMustBeScalar(m) => (Some(*m), "keys must be plain scalars".into()),
-                L::UnexpectedTag(m) => (Some(*m), "YAML tags are not supported".into()),
-                L::ScanError(m, s) => (Some(*m), format!("invalid YAML: {}", s.info())),
-                L::DuplicateKey(inner) => (
-                    inner.key.span().start().copied(),
-                    format!("duplicate key \"{}\"", inner.key.as_str()),
-                ),
-            };
-            (m.map(|m| docs.marker_pos(&m)), what)
-        }
+        marked_yaml::FromYamlError::ParseYaml(le) => match le {
+            L::TopLevelMustBeMapping(m) => (
+                Some(*m),
+                "the top level must be a mapping of sections (datasets:, glossary:, …)".to_string(),
+            ),
+            L::TopLevelMustBeSequence(m) => (Some(*m), "the top level must be a sequence".into()),
+            L::UnexpectedAnchor(m) => (Some(*m), "YAML anchors are not supported".into()),
+            L::MappingKeyMustBeScalar(m) => (Some(*m), "keys must be plain scalars".into()),
+            L::UnexpectedTag(m) => (Some(*m), "YAML tags are not supported".into()),
+            L::ScanError(m, s) => (Some(*m), format!("invalid YAML: {}", s.info())),
+            L::DuplicateKey(inner) => (
+                inner.key.span().start().copied(),
+                format!("duplicate key \"{}\"", inner.key.as_str()),
+            ),
+        },
         marked_yaml::FromYamlError::FromNode(ne) => {
-            let m = ne.start_mark();
             let mut text = ne.to_string();
             if let Some(p) = ne.path() {
                 text = format!("{p}: {text}");
             }
-            (m.map(|m| docs.marker_pos(&m)), text)
+            (ne.start_mark(), text)
         }
     }
 }
 
 /// Move `pos` to the first line at or after it that starts with `key:` (a YAML key).
-fn refine_to_key(pos: &mut Pos, text: &str, key: &str) {
+pub fn refine_to_key(pos: &mut Pos, text: &str, key: &str) {
     for (i, line) in text.lines().enumerate().skip(pos.line.saturating_sub(1)) {
         let trimmed = line.trim_start_matches([' ', '-']);
         if trimmed.starts_with(&format!("{key}:")) {

@@ -25,13 +25,17 @@ pub struct Script {
 impl Script {
     /// A chat completion whose message content is `content`.
     pub fn says(content: &str) -> Script {
+        Script::says_with_usage(content, 1000, 50)
+    }
+    /// The same, reporting these token counts.
+    pub fn says_with_usage(content: &str, prompt_tokens: u64, completion_tokens: u64) -> Script {
         Script {
             status: 200,
             body: json!({
                 "id": "chatcmpl-test", "object": "chat.completion", "created": 1_763_800_000u64,
                 "model": "scripted-model",
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 1000, "completion_tokens": 50, "total_tokens": 1050}
+                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens}
             })
             .to_string(),
             headers: vec![],
@@ -63,17 +67,24 @@ pub struct FakeModel {
 }
 
 impl FakeModel {
+    /// Answer from `script`, in order; a request past its end gets a 400.
     pub fn start(script: Vec<Script>) -> FakeModel {
+        let script = Mutex::new(std::collections::VecDeque::from(script));
+        FakeModel::serve(move |_| script.lock().unwrap().pop_front())
+    }
+
+    /// Answer each chat-completions request with `respond(request body)`; `None` is a 400.
+    pub fn serve(respond: impl Fn(&Value) -> Option<Script> + Send + Sync + 'static) -> FakeModel {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/v1", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
         let seen = Arc::clone(&requests);
-        let script = Arc::new(Mutex::new(std::collections::VecDeque::from(script)));
+        let respond = Arc::new(respond);
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
                 let seen = Arc::clone(&seen);
-                let script = Arc::clone(&script);
+                let respond = Arc::clone(&respond);
                 std::thread::spawn(move || {
                     let mut reader = BufReader::new(stream.try_clone().unwrap());
                     let mut line = String::new();
@@ -98,10 +109,10 @@ impl FakeModel {
                     let mut body = vec![0u8; length];
                     reader.read_exact(&mut body).unwrap();
                     let next = if path.ends_with("/chat/completions") {
-                        seen.lock()
-                            .unwrap()
-                            .push(serde_json::from_slice(&body).unwrap_or(Value::Null));
-                        script.lock().unwrap().pop_front()
+                        let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                        let next = respond(&request);
+                        seen.lock().unwrap().push(request);
+                        next
                     } else {
                         Some(Script::status(
                             404,

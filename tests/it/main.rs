@@ -5,6 +5,7 @@ mod agent;
 mod catalog;
 mod cli;
 mod corpus;
+mod eval;
 mod harness;
 mod memory;
 mod postgres;
