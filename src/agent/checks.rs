@@ -5,13 +5,13 @@
 //! |---|---|---|
 //! | empty result | the row count | none |
 //! | sampled table for an exact question | the question's billing words × the catalog's `sampled` rate, and an unsampled table related by lineage or name | none |
-//! | filter value that does not occur | `col = 'v'` / `col IN (…)` literals against the column's declared values or complete introspected common values | none (catalog statistics) |
+//! | filter value that does not occur | `col = 'v'` / `col IN (…)` literals against the column's declared values or complete introspected common values; where the statistics list only some values, a probe `SELECT 1 … WHERE col = 'v' LIMIT 1` | none from statistics; one probe query per unverified literal (at most three) |
 //! | join that multiplies or drops rows | for each join the SQL makes that the catalog declares: `COUNT(*)` of the many side against `COUNT(*)` of the join alone | two `COUNT(*)` queries per declared join (at most three joins) |
 //! | join on undeclared keys | the SQL's join keys against the catalog's join paths between the same tables | none |
 
 use crate::catalog::model::Cardinality;
 use crate::catalog::sqlfacts::{self, ColRef};
-use crate::catalog::{Catalog, Table};
+use crate::catalog::{Catalog, Column, Table};
 use crate::engine::Engine;
 use datafusion::sql::sqlparser::ast::{
     BinaryOperator, Expr, Statement, Value, ValueWithSpan, visit_expressions,
@@ -107,8 +107,13 @@ fn unsampled_twin<'c>(cat: &'c Catalog, t: &Table) -> Option<&'c Table> {
         })
 }
 
-/// `col = 'v'` and `col IN ('v', …)` whose values the column never holds.
-fn unknown_values(cat: &Catalog, statement: &Statement, tables: &[String]) -> Vec<Finding> {
+/// The `col = 'v'` and `col IN ('v', …)` literals of a statement, each resolved to the first
+/// table the query reads that has the column (PII columns left out), without repeats.
+fn filter_literals<'c>(
+    cat: &'c Catalog,
+    statement: &Statement,
+    tables: &[String],
+) -> Vec<(&'c Table, &'c Column, String)> {
     let mut pairs: Vec<(String, String)> = Vec::new();
     let _ = visit_expressions(statement, |e: &Expr| {
         match e {
@@ -136,56 +141,68 @@ fn unknown_values(cat: &Catalog, statement: &Statement, tables: &[String]) -> Ve
         }
         ControlFlow::<()>::Continue(())
     });
-    let mut out = Vec::new();
     let mut seen = BTreeSet::new();
-    for (col, value) in pairs {
-        if !seen.insert((col.clone(), value.clone())) {
-            continue;
+    pairs
+        .into_iter()
+        .filter(|p| seen.insert(p.clone()))
+        .filter_map(|(col, value)| {
+            let (t, c) = tables.iter().find_map(|n| {
+                let t = cat.table(n)?;
+                t.column(&col).map(|c| (t, c))
+            })?;
+            (!c.is_pii()).then_some((t, c, value))
+        })
+        .collect()
+}
+
+/// Every value the column holds, when that is known: declared, or a complete list of
+/// introspected common values. `None`: only some values are known.
+fn all_values(c: &Column) -> Option<Vec<String>> {
+    if !c.allowed_values.is_empty() {
+        return Some(c.allowed_values.clone());
+    }
+    match &c.stats {
+        Some(s)
+            if !s.common_values.is_empty()
+                && s.distinct
+                    .is_some_and(|d| d as usize <= s.common_values.len()) =>
+        {
+            Some(s.common_values.iter().map(|(v, _)| v.clone()).collect())
         }
-        // The column among the tables the query reads (first table that has it).
-        let Some((t, c)) = tables.iter().find_map(|n| {
-            let t = cat.table(n)?;
-            t.column(&col).map(|c| (t, c))
-        }) else {
-            continue;
-        };
-        if c.is_pii() {
-            continue;
-        }
-        let known: Vec<String> = if !c.allowed_values.is_empty() {
-            c.allowed_values.clone()
-        } else {
-            match &c.stats {
-                // Only a complete list of values proves a value absent.
-                Some(s)
-                    if !s.common_values.is_empty()
-                        && s.distinct
-                            .is_some_and(|d| d as usize <= s.common_values.len()) =>
-                {
-                    s.common_values.iter().map(|(v, _)| v.clone()).collect()
-                }
-                _ => continue,
-            }
-        };
+        _ => None,
+    }
+}
+
+/// A value close to `value` among `known` (same letters in another case, or a near spelling).
+fn close_to<'k>(known: &'k [String], value: &str) -> Option<&'k String> {
+    known
+        .iter()
+        .find(|k| k.eq_ignore_ascii_case(value))
+        .or_else(|| {
+            known
+                .iter()
+                .filter(|k| strsim::jaro_winkler(&k.to_lowercase(), &value.to_lowercase()) > 0.85)
+                .max_by(|a, b| {
+                    strsim::jaro_winkler(a, value).total_cmp(&strsim::jaro_winkler(b, value))
+                })
+        })
+}
+
+fn listed(known: &[String]) -> String {
+    let mut shown: Vec<String> = known.iter().take(10).map(|v| format!("'{v}'")).collect();
+    if known.len() > 10 {
+        shown.push("…".into());
+    }
+    shown.join(", ")
+}
+
+/// Literals whose column is known never to hold them (catalog statistics, no query).
+fn unknown_values(cat: &Catalog, statement: &Statement, tables: &[String]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (t, c, value) in filter_literals(cat, statement, tables) {
+        let Some(known) = all_values(c) else { continue };
         if known.iter().any(|k| k == &value) {
             continue;
-        }
-        let close = known
-            .iter()
-            .find(|k| k.eq_ignore_ascii_case(&value))
-            .or_else(|| {
-                known
-                    .iter()
-                    .filter(|k| {
-                        strsim::jaro_winkler(&k.to_lowercase(), &value.to_lowercase()) > 0.85
-                    })
-                    .max_by(|a, b| {
-                        strsim::jaro_winkler(a, &value).total_cmp(&strsim::jaro_winkler(b, &value))
-                    })
-            });
-        let mut shown: Vec<String> = known.iter().take(10).map(|v| format!("'{v}'")).collect();
-        if known.len() > 10 {
-            shown.push("…".into());
         }
         out.push(Finding {
             kind: "unknown_value",
@@ -193,14 +210,100 @@ fn unknown_values(cat: &Catalog, statement: &Statement, tables: &[String]) -> Ve
                 "{}.{} never holds '{value}'{}; its values are {}",
                 t.name,
                 c.name,
-                close
+                close_to(&known, &value)
                     .map(|k| format!(" (did you mean '{k}'?)"))
                     .unwrap_or_default(),
-                shown.join(", ")
+                listed(&known)
             ),
         });
     }
     out
+}
+
+/// Literals on columns whose statistics list only some values, probed with
+/// `SELECT 1 FROM t WHERE c = 'v' LIMIT 1` (at most three per answer).
+pub async fn value_probes(
+    engine: &Engine,
+    cat: &Catalog,
+    statement: &Statement,
+    tables: &[String],
+) -> Vec<Finding> {
+    use futures::StreamExt;
+    let mut out = Vec::new();
+    let unverified = filter_literals(cat, statement, tables)
+        .into_iter()
+        .filter(|(_, c, _)| all_values(c).is_none())
+        .take(3);
+    for (t, c, value) in unverified {
+        let sql = format!(
+            "SELECT 1 FROM {} WHERE {} = '{}' LIMIT 1",
+            t.name,
+            quote_ident(&c.name),
+            value.replace('\'', "''")
+        );
+        let Ok(mut st) = engine.check(&sql, false) else {
+            continue;
+        };
+        let Some(st) = st.pop() else { continue };
+        let Ok(planned) = engine.plan(&st).await else {
+            continue;
+        };
+        let Ok(mut stream) = engine.execute(&planned) else {
+            continue;
+        };
+        let mut found = false;
+        let mut failed = false;
+        while let Some(b) = stream.next().await {
+            match b {
+                Ok(b) if b.num_rows() > 0 => {
+                    found = true;
+                    break;
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        if found || failed {
+            continue;
+        }
+        let some: Vec<String> = c
+            .stats
+            .as_ref()
+            .map(|s| s.common_values.iter().map(|(v, _)| v.clone()).collect())
+            .unwrap_or_default();
+        out.push(Finding {
+            kind: "unknown_value",
+            message: format!(
+                "{}.{} holds no row with '{value}' (checked with a query){}{}",
+                t.name,
+                c.name,
+                close_to(&some, &value)
+                    .map(|k| format!("; did you mean '{k}'?"))
+                    .unwrap_or_default(),
+                if some.is_empty() {
+                    String::new()
+                } else {
+                    format!("; common values are {}", listed(&some))
+                }
+            ),
+        });
+    }
+    out
+}
+
+/// An identifier as SQL: bare when it is a plain lowercase name, else double-quoted.
+fn quote_ident(name: &str) -> String {
+    if name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        name.to_string()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
 }
 
 fn column_name(e: &Expr) -> Option<String> {

@@ -546,18 +546,14 @@ impl Agent<'_> {
         answer.status = Status::Answered;
 
         let s = Instant::now();
-        let mut findings = checks::static_checks(
-            self.catalog,
-            question,
-            &statement,
-            &answer
-                .provenance
-                .tables
-                .iter()
-                .map(|t| t.name.clone())
-                .collect::<Vec<_>>(),
-            rows,
-        );
+        let read: Vec<String> = answer
+            .provenance
+            .tables
+            .iter()
+            .map(|t| t.name.clone())
+            .collect();
+        let mut findings = checks::static_checks(self.catalog, question, &statement, &read, rows);
+        findings.extend(checks::value_probes(self.engine, self.catalog, &statement, &read).await);
         findings.extend(checks::join_checks(self.engine, self.catalog, &sql).await);
         t.checks_ms += ms(s);
         answer.warnings = findings.clone();

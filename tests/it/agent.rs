@@ -490,6 +490,72 @@ fn result_checks_catch_sampled_tables_and_unknown_values() {
     );
 }
 
+/// A filter value on a column whose statistics list only some of its values is checked with a
+/// probe query: a value that occurs passes, one that does not is a warning.
+#[test]
+fn filter_values_beyond_the_statistics_are_probed() {
+    let home = demo_home();
+    let h = home.path();
+    let r = run(skipper(h)
+        .arg("--config")
+        .arg(demo_config(h))
+        .args(["catalog", "refresh"]));
+    assert_eq!(r.code, 0, "{r:?}");
+    // The statistics do not list every legacy id, so only a query can tell.
+    let r = run(skipper(h).arg("--config").arg(demo_config(h)).args([
+        "--format",
+        "json",
+        "catalog",
+        "describe",
+        "billing.main.legacy_customer_ids",
+    ]));
+    assert_eq!(r.code, 0, "{r:?}");
+    let d: Value = serde_json::from_str(&r.stdout).unwrap();
+    let col = d["table"]["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "legacy_customer_id")
+        .unwrap()
+        .clone();
+    let listed = col["stats"]["common_values"].as_array().map_or(0, Vec::len) as u64;
+    assert!(col["stats"]["distinct"].as_u64().unwrap() > listed, "{col}");
+    let sql = |id: &str| {
+        format!(
+            "SELECT account_id FROM billing.main.legacy_customer_ids WHERE legacy_customer_id = '{id}'"
+        )
+    };
+    let m = FakeModel::start(vec![Script::sql(&sql("CUST-07077-X"), "")]);
+    let r = ask(h, &m.url, &["which account is CUST-07077-X"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let v = json_of(&r);
+    assert_eq!(v["warnings"], json!([]), "{v}");
+    let missing = sql("CUST-99999-Z");
+    let m = FakeModel::start(vec![Script::sql(&missing, ""), Script::sql(&missing, "")]);
+    let r = ask(h, &m.url, &["which account is CUST-99999-Z"]);
+    let v = json_of(&r);
+    let kinds: Vec<&str> = v["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"unknown_value"), "{v}");
+    let msg = v["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["kind"] == "unknown_value")
+        .unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        msg.contains("holds no row with 'CUST-99999-Z' (checked with a query)"),
+        "{msg}"
+    );
+}
+
 #[test]
 fn record_then_replay_without_a_model() {
     let home = demo_home();
