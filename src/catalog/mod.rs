@@ -24,9 +24,10 @@ pub mod sqlfacts;
 pub mod store;
 pub mod usage;
 
+use ahash::AHashMap as HashMap;
 use model::{Cardinality, Classification, Freshness, Owner, Sampling};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use store::{ColumnStats, SourceSnapshot};
 
 /// A place in a `context/` file.
