@@ -132,6 +132,32 @@ pub fn hidden_sources(session: &Session, model: Option<&Model>) -> Vec<String> {
         .collect()
 }
 
+/// The agent as every front end builds it: the model's send policy applied to the context
+/// (sources hidden from a non-local model, sample values only where permitted).
+pub fn agent_for<'a>(
+    session: &Session,
+    engine: &'a Engine,
+    cat: &'a crate::catalog::Catalog,
+    model: Option<&'a Model>,
+    prompts: &'a Prompts,
+    settings: Settings,
+) -> Agent<'a> {
+    let local = model.is_some_and(|m| m.endpoint().local);
+    Agent {
+        engine,
+        catalog: cat,
+        selector: Selector::new(cat)
+            .hide_sources(hidden_sources(session, model))
+            .sample_values(session.config.llm.send.sample_values.permits(local)),
+        counter: TokenCounter::for_model(model.map(|m| m.endpoint().model.as_str())),
+        model,
+        prompts,
+        policy: &AllowAll,
+        who: Principal::current(),
+        settings,
+    }
+}
+
 pub async fn run(args: AskArgs, session: &Session) -> Result<Exit, Failure> {
     let question = args.question.join(" ");
     if question.trim().is_empty() {
@@ -163,26 +189,13 @@ pub async fn run(args: AskArgs, session: &Session) -> Result<Exit, Failure> {
     let prompts = prompts_for(session)?;
     let engine = Engine::open(&session.config, &session.engine_options()).await?;
     let (cat, _) = super::catalog::load_catalog(session, Some(&engine)).await?;
-    let local = model.endpoint().local;
     let mut settings = settings_for(session, Some(&model), args.budget);
     settings.dry_run = args.dry_run;
     settings.row_cap = args.max_rows as usize;
     if let Some(n) = args.max_attempts {
         settings.max_attempts = n;
     }
-    let agent = Agent {
-        engine: &engine,
-        catalog: &cat,
-        selector: Selector::new(&cat)
-            .hide_sources(hidden_sources(session, Some(&model)))
-            .sample_values(session.config.llm.send.sample_values.permits(local)),
-        counter: TokenCounter::for_model(Some(&model.endpoint().model)),
-        model: Some(&model),
-        prompts: &prompts,
-        policy: &AllowAll,
-        who: Principal::current(),
-        settings,
-    };
+    let agent = agent_for(session, &engine, &cat, Some(&model), &prompts, settings);
     let key = crate::llm::question_key(&question);
     let history: Vec<Turn> = vec![];
     let answer = tokio::select! {

@@ -1,17 +1,15 @@
 //! `skipper eval FILE…`: golden question sets through exactly the agent `ask` uses, scored by
 //! executing gold and generated SQL on the same lake; `skipper eval import` converts CSV sets.
 
-use super::ask::{hidden_sources, model_for, prompts_for, settings_for};
+use super::ask::{agent_for, model_for, prompts_for, settings_for};
 use super::{Exit, Failure, Notices, write_stdout};
 use crate::agent::{Agent, AgentError, Answer, Status, Turn, offline::Slots};
 use crate::catalog::{Catalog, sqlfacts};
 use crate::cli::{EvalAction, EvalArgs, GlobalArgs, ImportArgs};
-use crate::context::{Selector, tokens::TokenCounter};
 use crate::engine::Engine;
 use crate::eval::report::{REPORT_VERSION, Record, Report, Summary, Verdict};
 use crate::eval::score::{Rows, compare, is_ordered};
 use crate::eval::{Expect, Item, Loaded};
-use crate::governance::{AllowAll, Principal};
 use crate::llm::LlmError;
 use crate::render::Format;
 use futures::StreamExt;
@@ -106,7 +104,6 @@ pub async fn run(args: EvalArgs, global: &GlobalArgs, notices: Notices) -> Resul
     let prompts = prompts_for(&session)?;
     let engine = Engine::open(&session.config, &session.engine_options()).await?;
     let (cat, _) = super::catalog::load_catalog(&session, Some(&engine)).await?;
-    let local = model.as_ref().is_some_and(|m| m.endpoint().local);
     let mut settings = settings_for(&session, model.as_ref(), None);
     settings.row_cap = 1_000_000;
     // Summaries are not scored; asking for them would cost tokens and recordings.
@@ -114,19 +111,7 @@ pub async fn run(args: EvalArgs, global: &GlobalArgs, notices: Notices) -> Resul
     if let Some(n) = args.max_attempts {
         settings.max_attempts = n;
     }
-    let agent = Agent {
-        engine: &engine,
-        catalog: &cat,
-        selector: Selector::new(&cat)
-            .hide_sources(hidden_sources(&session, model.as_ref()))
-            .sample_values(session.config.llm.send.sample_values.permits(local)),
-        counter: TokenCounter::for_model(model.as_ref().map(|m| m.endpoint().model.as_str())),
-        model: model.as_ref(),
-        prompts: &prompts,
-        policy: &AllowAll,
-        who: Principal::current(),
-        settings,
-    };
+    let agent = agent_for(&session, &engine, &cat, model.as_ref(), &prompts, settings);
     let mode = match &model {
         None => "offline",
         Some(crate::llm::Model::Replay(..)) => "replay",

@@ -2,14 +2,13 @@
 //! history file, completion of commands and table names. Ctrl-C cancels the running step (a
 //! model call or a query) and keeps the REPL; at the prompt it clears the line; Ctrl-D exits.
 
-use super::ask::{answer_json, answer_text, footer, hidden_sources, model_for, settings_for};
+use super::ask::{answer_json, answer_text, footer, model_for, settings_for};
 use super::{Exit, Failure, Session};
 use crate::agent::offline::Slots;
 use crate::agent::{Agent, Answer, Turn};
 use crate::catalog::Catalog;
-use crate::context::{Selector, tokens::TokenCounter};
 use crate::engine::Engine;
-use crate::governance::{AllowAll, Principal};
+use crate::governance::Principal;
 use crate::render::{Format, ResultWriter};
 use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;
@@ -117,20 +116,14 @@ pub async fn run(session: &Session) -> Result<Exit, Failure> {
     let prompts = super::ask::prompts_for(session)?;
     let engine = Engine::open(&session.config, &session.engine_options()).await?;
     let (cat, _) = super::catalog::load_catalog(session, Some(&engine)).await?;
-    let local = model.as_ref().is_some_and(|m| m.endpoint().local);
-    let agent = Agent {
-        engine: &engine,
-        catalog: &cat,
-        selector: Selector::new(&cat)
-            .hide_sources(hidden_sources(session, model.as_ref()))
-            .sample_values(session.config.llm.send.sample_values.permits(local)),
-        counter: TokenCounter::for_model(model.as_ref().map(|m| m.endpoint().model.as_str())),
-        model: model.as_ref(),
-        prompts: &prompts,
-        policy: &AllowAll,
-        who: Principal::current(),
-        settings: settings_for(session, model.as_ref(), None),
-    };
+    let agent = super::ask::agent_for(
+        session,
+        &engine,
+        &cat,
+        model.as_ref(),
+        &prompts,
+        settings_for(session, model.as_ref(), None),
+    );
     let config = rustyline::Config::builder()
         .auto_add_history(true)
         .max_history_size(1000)
