@@ -157,7 +157,7 @@ fn filter_literals<'c>(
 
 /// Every value the column holds, when that is known: declared, or a complete list of
 /// introspected common values. `None`: only some values are known.
-fn all_values(c: &Column) -> Option<Vec<String>> {
+pub(crate) fn all_values(c: &Column) -> Option<Vec<String>> {
     if !c.allowed_values.is_empty() {
         return Some(c.allowed_values.clone());
     }

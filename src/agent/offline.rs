@@ -222,22 +222,6 @@ fn translation(cat: &Catalog, base: &Table) -> Option<Translation> {
     })
 }
 
-/// The values a column is known to hold: declared, else introspected (complete lists only).
-fn known_values(c: &Column) -> Vec<String> {
-    if !c.allowed_values.is_empty() {
-        return c.allowed_values.clone();
-    }
-    match &c.stats {
-        Some(s)
-            if s.distinct
-                .is_some_and(|d| d as usize <= s.common_values.len()) =>
-        {
-            s.common_values.iter().map(|(v, _)| v.clone()).collect()
-        }
-        _ => vec![],
-    }
-}
-
 /// The metric a question names: the longest matching name, synonym or glossary term.
 fn pick_metric<'c>(
     cat: &'c Catalog,
@@ -360,7 +344,7 @@ pub fn compile(
     let mut dims: Vec<usize> = Vec::new();
     let mut filters: Vec<(usize, Vec<String>)> = Vec::new();
     for (ci, c) in cands.iter().enumerate() {
-        for v in known_values(c.column) {
+        for v in super::checks::all_values(c.column).unwrap_or_default() {
             // A value the metric itself fixes ("workers requests") is not a filter.
             if metric_phrase
                 .as_deref()
@@ -513,23 +497,8 @@ fn build(
             .iter()
             .find(|x| x.table.name == t && x.column.name == c)
     };
-    let joined: BTreeSet<&str> = slots
-        .dimensions
-        .iter()
-        .map(|(t, c)| (t.as_str(), c.as_str()))
-        .chain(
-            slots
-                .filters
-                .iter()
-                .map(|(t, c, _)| (t.as_str(), c.as_str())),
-        )
-        .filter_map(|(t, c)| find(t, c)?.join.as_deref())
-        .collect();
-    if joined.len() > 1 {
-        return Err(NeedsModel("the question needs more than one join".into()));
-    }
-    // The metric table's columns the question touches, directly or as a join key.
-    let touched: BTreeSet<&str> = slots
+    // The candidates the question uses, as dimensions or filters.
+    let used: Vec<&Candidate> = slots
         .dimensions
         .iter()
         .map(|(t, c)| (t.as_str(), c.as_str()))
@@ -540,6 +509,14 @@ fn build(
                 .map(|(t, c, _)| (t.as_str(), c.as_str())),
         )
         .filter_map(|(t, c)| find(t, c))
+        .collect();
+    let joined: BTreeSet<&str> = used.iter().filter_map(|c| c.join.as_deref()).collect();
+    if joined.len() > 1 {
+        return Err(NeedsModel("the question needs more than one join".into()));
+    }
+    // The metric table's columns the question touches, directly or as a join key.
+    let touched: BTreeSet<&str> = used
+        .iter()
         .flat_map(|c| c.keys.iter().map(String::as_str))
         .collect();
     // Old ids translated first, so grouping by (or joining on) the new id keeps every row.
