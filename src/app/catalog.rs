@@ -3,7 +3,7 @@
 
 use super::{Exit, Failure, Session, write_stdout};
 use crate::catalog::store::{SourceSnapshot, Store};
-use crate::catalog::{Catalog, Severity, load, refresh};
+use crate::catalog::{Catalog, Severity, cache, load, refresh};
 use crate::cli::{CatalogAction, ContextArgs};
 use crate::context::{Selector, tokens::TokenCounter};
 use crate::engine::Engine;
@@ -55,12 +55,42 @@ fn now_text(session: &Session) -> String {
 /// The catalog as commands see it: `context/` (which must load clean), the cached snapshots
 /// (taken now, names and types only, for sources that have none yet), a dbt import, usage.
 /// Returns the engine when one had to be opened.
+///
+/// A build is cached under the data dir keyed by the digest of everything it reads
+/// ([`crate::catalog::cache`]); an unchanged catalog is read back instead of built again.
 pub(super) async fn load_catalog(
     session: &Session,
     engine: Option<&Engine>,
 ) -> Result<(Catalog, Option<Engine>), Failure> {
+    let data_dir = crate::config::data_dir();
+    let key_now = || -> Result<(Option<cache::Key>, std::path::PathBuf), Failure> {
+        let store = Store::open(&data_dir, session.origin.path()).map_err(store_failure)?;
+        let sources: Vec<&str> = session.config.sources.keys().map(String::as_str).collect();
+        let key = cache::Key::compute(
+            &session.context_dir,
+            &store,
+            &sources,
+            session.config.catalog.dbt_manifest.as_deref(),
+        );
+        Ok((key, cache::path(&data_dir, store.config_key())))
+    };
+    let (before, path) = key_now()?;
+    if let Some(key) = &before
+        && let Some(mut cat) = cache::read(&path, key)
+    {
+        cat.usage = crate::catalog::usage::Usage::learn(&cat, &data_dir, session.origin.path());
+        return Ok((cat, None));
+    }
     let docs = load::load(&session.context_dir).map_err(|errors| context_failure(&errors))?;
-    catalog_from(session, engine, &docs).await
+    let (cat, opened) = catalog_from(session, engine, &docs).await?;
+    // Kept only when nothing changed while it was built (else the next run builds again).
+    if let Some(key) = before
+        && key_now()?.0.as_ref() == Some(&key)
+        && let Err(e) = cache::write(&path, &key, &cat)
+    {
+        tracing::warn!("cannot cache the catalog in {}: {e}", path.display());
+    }
+    Ok((cat, opened))
 }
 
 /// [`load_catalog`] with `context/` already loaded.

@@ -45,22 +45,7 @@ pub fn load(dir: &Path) -> Result<ContextDocs, Vec<Diagnostic>> {
         return Ok(docs);
     }
     let mut errors = Vec::new();
-    let listed = |d: &Path, exts: &[&str]| -> Result<Vec<PathBuf>, String> {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(d)
-            .map_err(|e| format!("cannot list {}: {e}", d.display()))?
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| {
-                p.is_file()
-                    && p.extension()
-                        .and_then(|e| e.to_str())
-                        .is_some_and(|e| exts.contains(&e))
-            })
-            .collect();
-        v.sort();
-        Ok(v)
-    };
-    let yaml_files = match listed(dir, &["yaml", "yml"]) {
+    let yaml_files = match list_files(dir, YAML) {
         Ok(v) => v,
         Err(e) => return Err(vec![Diagnostic::error(None, e)]),
     };
@@ -92,7 +77,7 @@ pub fn load(dir: &Path) -> Result<ContextDocs, Vec<Diagnostic>> {
     }
     let tdir = dir.join("transforms");
     if tdir.is_dir() {
-        match listed(&tdir, &["sql"]) {
+        match list_files(&tdir, SQL) {
             Ok(v) => {
                 for p in v {
                     match std::fs::read_to_string(&p) {
@@ -112,6 +97,27 @@ pub fn load(dir: &Path) -> Result<ContextDocs, Vec<Diagnostic>> {
     } else {
         Err(errors)
     }
+}
+
+/// The extensions of the files `load` reads: YAML at the top level, SQL under `transforms/`.
+pub const YAML: &[&str] = &["yaml", "yml"];
+pub const SQL: &[&str] = &["sql"];
+
+/// The files directly in `d` with one of these extensions, sorted.
+pub fn list_files(d: &Path, exts: &[&str]) -> Result<Vec<PathBuf>, String> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(d)
+        .map_err(|e| format!("cannot list {}: {e}", d.display()))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.is_file()
+                && p.extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| exts.contains(&e))
+        })
+        .collect();
+    v.sort();
+    Ok(v)
 }
 
 enum Parse {
@@ -143,36 +149,38 @@ fn parse_one(index: usize, path: &Path) -> Result<ContextFile, Parse> {
 
 /// Parse every file, spread over the machine's cores (a large catalog is many files).
 fn parse_all(paths: &[PathBuf]) -> Vec<Result<ContextFile, Parse>> {
+    par_map(paths, |i, p| parse_one(i, p))
+}
+
+/// `f` over `items` on as many threads as the machine has cores (each takes the next item
+/// when it is done), results in the items' order.
+pub(crate) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(usize, &T) -> R + Sync) -> Vec<R> {
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .min(paths.len())
+        .min(items.len())
         .max(1);
     if workers == 1 {
-        return paths
-            .iter()
-            .enumerate()
-            .map(|(i, p)| parse_one(i, p))
-            .collect();
+        return items.iter().enumerate().map(|(i, x)| f(i, x)).collect();
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut done: Vec<(usize, Result<ContextFile, Parse>)> = std::thread::scope(|s| {
+    let mut done: Vec<(usize, R)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 s.spawn(|| {
                     let mut out = Vec::new();
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        if i >= paths.len() {
+                        let Some(x) = items.get(i) else {
                             break out;
-                        }
-                        out.push((i, parse_one(i, &paths[i])));
+                        };
+                        out.push((i, f(i, x)));
                     }
                 })
             })
             .collect();
         handles
             .into_iter()
-            .flat_map(|h| h.join().expect("a YAML parser thread panicked"))
+            .flat_map(|h| h.join().expect("a worker thread panicked"))
             .collect()
     });
     done.sort_by_key(|(i, _)| *i);

@@ -14,6 +14,7 @@
 //! diagnostics with the file, line and column they come from; `skipper catalog check` prints
 //! them.
 
+pub mod cache;
 pub mod check;
 pub mod dbt;
 pub mod fresh;
@@ -26,12 +27,12 @@ pub mod usage;
 
 use ahash::AHashMap as HashMap;
 use model::{Cardinality, Classification, Freshness, Owner, Sampling};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use store::{ColumnStats, SourceSnapshot};
 
 /// A place in a `context/` file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pos {
     pub file: String,
     pub line: usize,
@@ -55,7 +56,7 @@ impl std::fmt::Display for Pos {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Error,
@@ -63,7 +64,7 @@ pub enum Severity {
 }
 
 /// One finding about the catalog, with where it comes from.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Diagnostic {
     pub severity: Severity,
     pub pos: Option<Pos>,
@@ -84,7 +85,7 @@ impl std::fmt::Display for Diagnostic {
 }
 
 /// Where a description came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Origin {
     Context,
@@ -92,7 +93,7 @@ pub enum Origin {
     SourceComment,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Table {
     /// `source.schema.table`.
     pub name: String,
@@ -115,7 +116,7 @@ pub struct Table {
     pub built_by: Option<String>,
     /// Present in the sources' latest snapshot (false: only the context speaks of it).
     pub in_source: bool,
-    #[serde(skip)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pos: Option<Pos>,
 }
 
@@ -134,7 +135,7 @@ impl Table {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Column {
     pub name: String,
     pub data_type: Option<String>,
@@ -147,7 +148,7 @@ pub struct Column {
     pub classification: Option<Classification>,
     pub synonyms: Vec<String>,
     pub stats: Option<ColumnStats>,
-    #[serde(skip)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pos: Option<Pos>,
 }
 
@@ -173,7 +174,7 @@ impl Column {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Term {
     pub name: String,
     pub definition: String,
@@ -181,11 +182,11 @@ pub struct Term {
     /// `source.schema.table.column`.
     pub columns: Vec<String>,
     pub metrics: Vec<String>,
-    #[serde(skip)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pos: Option<Pos>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EdgeOrigin {
     Context,
@@ -194,7 +195,7 @@ pub enum EdgeOrigin {
 }
 
 /// `to` is built from `from`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Edge {
     pub to: String,
     pub from: Vec<String>,
@@ -202,11 +203,11 @@ pub struct Edge {
     pub origin: EdgeOrigin,
     /// (column of `to`, the `source.schema.table.column`s it is computed from).
     pub columns: Vec<(String, Vec<String>)>,
-    #[serde(skip)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pos: Option<Pos>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Metric {
     pub name: String,
     pub description: Option<String>,
@@ -217,7 +218,7 @@ pub struct Metric {
     pub filters: Vec<String>,
     pub dimensions: Vec<String>,
     pub unit: Option<String>,
-    #[serde(skip)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pos: Option<Pos>,
 }
 
@@ -243,17 +244,17 @@ impl Metric {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Entity {
     pub name: String,
     pub description: Option<String>,
     pub synonyms: Vec<String>,
     pub key: String,
-    #[serde(skip)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pos: Option<Pos>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Join {
     pub left: String,
     pub right: String,
@@ -262,7 +263,7 @@ pub struct Join {
     pub cardinality: Cardinality,
     pub id_translation: bool,
     pub description: Option<String>,
-    #[serde(skip)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pos: Option<Pos>,
 }
 
@@ -277,16 +278,16 @@ impl Join {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Annotation {
     pub target: String,
     pub note: String,
     pub author: Option<String>,
-    #[serde(skip)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pos: Option<Pos>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Example {
     pub question: String,
     pub sql: String,
@@ -294,12 +295,12 @@ pub struct Example {
     /// The tables and columns its SQL reads, resolved.
     pub tables: Vec<String>,
     pub columns: Vec<String>,
-    #[serde(skip)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pos: Option<Pos>,
 }
 
 /// A source as the latest snapshot saw it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SourceInfo {
     pub name: String,
     pub kind: String,
@@ -309,9 +310,15 @@ pub struct SourceInfo {
 }
 
 /// Everything known, merged.
-#[derive(Debug, Default)]
+///
+/// Serialisable so that a build can be cached (see [`cache`], which stores the tables itself,
+/// in chunks it reads back in parallel); the name index and the usage counts are not part of
+/// it: the index is rebuilt on reading and usage changes with every answered question.
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Catalog {
+    #[serde(skip)]
     pub tables: Vec<Table>,
+    #[serde(skip)]
     index: HashMap<String, usize>,
     pub terms: Vec<Term>,
     pub lineage: Vec<Edge>,
@@ -321,6 +328,7 @@ pub struct Catalog {
     pub annotations: Vec<Annotation>,
     pub examples: Vec<Example>,
     pub sources: Vec<SourceInfo>,
+    #[serde(skip)]
     pub usage: usage::Usage,
     /// Problems found while merging (unknown tables and columns, bad lineage, …).
     pub diagnostics: Vec<Diagnostic>,
@@ -444,6 +452,16 @@ impl Catalog {
         cat.merge_rest(docs);
         cat.merge_transforms(docs);
         cat
+    }
+
+    /// Rebuild the name index (after reading a cached build).
+    fn reindex(&mut self) {
+        self.index = self
+            .tables
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name.to_lowercase(), i))
+            .collect();
     }
 
     fn push_table(&mut self, t: Table) {

@@ -100,6 +100,11 @@ impl Store {
         Ok(Store { conn, key, path })
     }
 
+    /// The configuration this store's snapshots belong to (its canonical path).
+    pub fn config_key(&self) -> &str {
+        &self.key
+    }
+
     pub fn load(&self, source: &str) -> Result<Option<SourceSnapshot>, StoreError> {
         let body: Option<String> = self
             .conn
@@ -115,6 +120,22 @@ impl Store {
             // A snapshot written by an older layout is simply taken again.
             Some(b) => Ok(serde_json::from_str(&b).ok()),
         }
+    }
+
+    /// A digest of the stored snapshot of `source` (its whole text), without parsing it: what
+    /// the catalog cache is keyed by.
+    pub fn digest(&self, source: &str) -> Result<Option<blake3::Hash>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT body FROM snapshot WHERE config = ?1 AND source = ?2",
+                params![self.key, source],
+                |r| {
+                    let body = r.get_ref(0)?;
+                    Ok(blake3::hash(body.as_bytes().unwrap_or_default()))
+                },
+            )
+            .optional()
+            .map_err(|e| self.fail(e.to_string()))
     }
 
     /// Store these snapshots together (one transaction).

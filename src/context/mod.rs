@@ -92,7 +92,11 @@ impl Analyzer {
                     flush(&mut word, &mut out);
                 }
                 prev_lower = ch.is_lowercase() || ch.is_ascii_digit();
-                word.extend(ch.to_lowercase());
+                if ch.is_ascii() {
+                    word.push(ch.to_ascii_lowercase());
+                } else {
+                    word.extend(ch.to_lowercase());
+                }
             } else {
                 flush(&mut word, &mut out);
                 prev_lower = false;

@@ -707,3 +707,68 @@ fn what_a_user_mistypes_gets_a_clear_error() {
         "{r:?}"
     );
 }
+
+/// Every command after the first reads the built catalog from the cache under the data dir;
+/// an edit to context/ (even one that keeps the size and the time) is seen at once, a broken
+/// edit is refused rather than served from the cache, and a damaged cache is rebuilt.
+#[test]
+fn the_built_catalog_is_cached_and_never_stale() {
+    let home = demo_home();
+    let h = home.path();
+    let describe = |h: &Path| {
+        let r = cat(h, &["catalog", "describe", "accounts"]);
+        assert_eq!(r.code, 0, "{r:?}");
+        json(&r)
+    };
+    let first = describe(h);
+    // The first command took the sources' snapshots while building, so it kept nothing; the
+    // second builds from stored snapshots only and keeps its build.
+    let cache_dir = h.join("data/catalog-cache");
+    assert!(!cache_dir.exists());
+    assert_eq!(describe(h), first);
+    let files: Vec<_> = std::fs::read_dir(&cache_dir)
+        .unwrap_or_else(|e| panic!("no cache at {}: {e}", cache_dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let cached = &files[0];
+    assert_eq!(
+        describe(h),
+        first,
+        "a cached build answers as the built one"
+    );
+    // The cache is what answers: a description changed inside it shows.
+    let text = std::fs::read_to_string(cached).unwrap();
+    let original = "One row per customer account, with its plan tier and contact details.";
+    assert!(text.contains(original));
+    // (Same length: the file records each section's length, and a changed length is a miss.)
+    let planted = format!("{:<1$}", "Read from the cache.", original.len());
+    std::fs::write(cached, text.replace(original, &planted)).unwrap();
+    assert_eq!(describe(h)["table"]["description"], planted.as_str());
+    // A same-size edit of context/ with its time put back is seen.
+    let file = h.join("data/demo/context/datasets.yaml");
+    let yaml = std::fs::read_to_string(&file).unwrap();
+    let mtime = std::fs::metadata(&file).unwrap().modified().unwrap();
+    let edited = original.replace("One row", "One ROW");
+    std::fs::write(&file, yaml.replace(original, &edited)).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    assert_eq!(describe(h)["table"]["description"], edited.as_str());
+    // A broken edit is refused, not answered from the cache.
+    std::fs::write(&file, yaml.replace("datasets:", "datasets: [")).unwrap();
+    let r = cat(h, &["catalog", "describe", "accounts"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("datasets.yaml:"), "{r:?}");
+    // Restored, with a damaged cache file: rebuilt, and the answer is the first one again.
+    std::fs::write(&file, &yaml).unwrap();
+    std::fs::write(cached, "not a cache").unwrap();
+    assert_eq!(describe(h), first);
+    assert!(
+        std::fs::read_to_string(cached).unwrap().contains(original),
+        "the cache is written again"
+    );
+}
