@@ -53,11 +53,12 @@ def run_skipper_warm(home, sql, fmt="csv"):
     earlier query of the benchmark in the same process before the one timed. One sample per
     round, as for the peers, so the best of N compares like with like. Resolution: 1 ms.
 
-    Why not the second run: the first run leaves its memory to the allocator, which hands it
-    back to the OS, and the next run's first touches fault again (perf over six runs of q07 in
-    one process: a quarter of all samples were the kernel zeroing freshly faulted pages, most
-    under the allocator's page setup); the second run still pays much of that, a peer warmed by
-    many queries much less."""
+    Why not the second run: it is still measurably colder than later ones (one process, four
+    runs: q18 0.457 / 0.339 / 0.331 s, q07 0.229 / 0.208 / 0.174 s), and perf over six runs of
+    q07 in one process put a quarter of all samples in the kernel zeroing freshly faulted
+    pages. A peer warmed by every earlier query of the run pays little of that. (Keeping freed
+    memory, MIMALLOC_PURGE_DELAY=-1, did not change the warm times measurably.)
+    """
     import re
     env = dict(os.environ, SKIPPER_DATA_DIR=os.path.join(home, "state"), NO_COLOR="1")
     script = os.path.join(home, "twice.sql")
