@@ -61,7 +61,7 @@ def run_skipper_warm(home, sql, fmt="csv"):
     """
     import re
     env = dict(os.environ, SKIPPER_DATA_DIR=os.path.join(home, "state"), NO_COLOR="1")
-    script = os.path.join(home, "twice.sql")
+    script = os.path.join(home, "warm.sql")
     with open(script, "w") as f:
         f.write(f"{sql};\n" * WARM_RUNS)
     r = subprocess.run(
