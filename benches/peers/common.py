@@ -53,8 +53,8 @@ def run_skipper_warm(home, sql, fmt="csv"):
     earlier query of the benchmark in the same process before the one timed. One sample per
     round, as for the peers, so the best of N compares like with like. Resolution: 1 ms.
 
-    Why not the second run: it is still measurably colder than later ones (one process, four
-    runs: q18 0.457 / 0.339 / 0.331 s, q07 0.229 / 0.208 / 0.174 s), and perf over six runs of
+    Why not the second run: it is still measurably colder than later ones (one process, runs
+    2 / 3 / 4: q18 0.457 / 0.339 / 0.331 s, q07 0.229 / 0.208 / 0.174 s), and perf over six runs of
     q07 in one process put a quarter of all samples in the kernel zeroing freshly faulted
     pages. A peer warmed by every earlier query of the run pays little of that. (Keeping freed
     memory, MIMALLOC_PURGE_DELAY=-1, did not change the warm times measurably.)
@@ -160,9 +160,11 @@ def geomean(xs):
 
 def warm_table(title, engines, queries, best, errors):
     """The peer table with the ratios of `skipper-warm` (see `run_skipper_warm`) to the
-    in-process peers added."""
+    in-process peers added; the title gets the legend of the two Skipper columns."""
     extra = [("skipper-warm", o) for o in ("datafusion", "duckdb") if o in engines]
-    return print_table(title, list(engines), queries, best, errors, extra=extra)
+    legend = (f" (seconds; skipper = a whole process; skipper-warm = run {WARM_RUNS} of "
+              f"{WARM_RUNS} in one process)")
+    return print_table(title + legend, list(engines), queries, best, errors, extra=extra)
 
 
 def print_table(title, engines, queries, best, errors, base="skipper", extra=()):

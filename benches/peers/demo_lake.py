@@ -80,8 +80,7 @@ def main():
 
     engines = common.peer_engines(home, df, dk, args.baseline_bin, duckdb_setup=setup)
     best, errors = common.best_of(args.rounds, engines, QUERIES)
-    common.warm_table(f"B1 demo lake scale {args.scale}, {args.threads} threads, best of {args.rounds} "
-                       f"(seconds; skipper = a whole process; skipper-warm = the third run in one process)", engines, QUERIES, best, errors)
+    common.warm_table(f"B1 demo lake scale {args.scale}, {args.threads} threads, best of {args.rounds}", engines, QUERIES, best, errors)
 
 
 if __name__ == "__main__":

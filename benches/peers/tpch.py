@@ -67,8 +67,7 @@ def main():
 
     engines = common.peer_engines(home, df, dk, args.baseline_bin, duckdb_setup=setup)
     best, errors = common.best_of(args.rounds, engines, queries)
-    common.warm_table(f"B1 TPC-H SF{args.sf}, {args.threads} threads, best of {args.rounds} "
-                       f"(seconds; skipper = a whole process; skipper-warm = the third run in one process)", engines, queries, best, errors)
+    common.warm_table(f"B1 TPC-H SF{args.sf}, {args.threads} threads, best of {args.rounds}", engines, queries, best, errors)
 
 
 if __name__ == "__main__":
