@@ -45,7 +45,7 @@ def run_skipper(home, sql, fmt="csv", binary=None):
 WARM_RUNS = 3
 
 
-def run_skipper_warm(home, sql, fmt="csv"):
+def run_skipper_warm(home, sql, fmt="csv", binary=None):
     """Skipper warm: one process runs the statement WARM_RUNS times (`skipper sql -f`), and this
     is the time Skipper reports for the last run ("N rows in X s": plan, run, write), in an
     engine whose sources, file metadata, code and allocator arenas are warm, as a long-lived
@@ -65,7 +65,7 @@ def run_skipper_warm(home, sql, fmt="csv"):
     with open(script, "w") as f:
         f.write(f"{sql};\n" * WARM_RUNS)
     r = subprocess.run(
-        [skipper_bin(), "sql", "--format", fmt, "-f", script],
+        [binary or skipper_bin(), "sql", "--format", fmt, "-f", script],
         cwd=home, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     if r.returncode != 0:
@@ -117,6 +117,7 @@ def peer_engines(home, df, dk, baseline_bin=None, duckdb_setup=None):
               "no process-per-query DuckDB column", file=sys.stderr)
     if baseline_bin:
         engines["baseline"] = lambda q: run_skipper(home, q, binary=baseline_bin)
+        engines["baseline-warm"] = lambda q: run_skipper_warm(home, q, binary=baseline_bin)
     return engines
 
 
@@ -161,14 +162,15 @@ def geomean(xs):
 def warm_table(title, engines, queries, best, errors):
     """The peer table with the ratios of `skipper-warm` (see `run_skipper_warm`) to the
     in-process peers added; the title gets the legend of the two Skipper columns."""
-    extra = [("skipper-warm", o) for o in ("datafusion", "duckdb") if o in engines]
+    extra = [("skipper-warm", o) for o in ("datafusion", "duckdb", "baseline-warm")
+             if o in engines]
     legend = (f" (seconds; skipper = a whole process; skipper-warm = run {WARM_RUNS} of "
               f"{WARM_RUNS} in one process)")
     return print_table(title + legend, list(engines), queries, best, errors, extra=extra)
 
 
 def print_table(title, engines, queries, best, errors, base="skipper", extra=()):
-    others = [e for e in engines if e != base and e != "skipper-warm"]
+    others = [e for e in engines if e != base and not e.endswith("-warm")]
     pairs = [(base, o) for o in others] + list(extra)
     head = f"{'query':<10}" + "".join(f"{e + ' s':>18}" for e in engines)
     head += "".join(f"{a + '/' + b:>24}" for a, b in pairs)

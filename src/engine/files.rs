@@ -390,7 +390,91 @@ impl FileSchema {
             schema_us = started.elapsed().as_micros() as u64,
             "file table opened"
         );
-        Ok(Arc::new(ListingTable::try_new(config)?))
+        let table = Arc::new(
+            ListingTable::try_new(config)?
+                .with_cache(self.runtime.cache_manager.get_file_statistic_cache()),
+        );
+        if self.kind != FileKind::Parquet {
+            return Ok(table);
+        }
+        // Parquet footers give row counts and min/max: read them now (into the statistics
+        // cache the scans use) so the join-order rule can estimate before planning.
+        let statistics = match table.scan(state, None, &[], None).await {
+            Ok(plan) => datafusion::physical_plan::StatisticsContext::new()
+                .compute(
+                    plan.as_ref(),
+                    &datafusion::physical_plan::StatisticsArgs::new(),
+                )
+                .ok(),
+            Err(e) => {
+                tracing::debug!(table = %name, "no statistics: {e}");
+                None
+            }
+        };
+        Ok(match statistics {
+            Some(s) => Arc::new(WithStatistics {
+                inner: table,
+                statistics: s.as_ref().clone(),
+            }),
+            None => table,
+        })
+    }
+}
+
+/// A table that answers [`TableProvider::statistics`] (which `ListingTable` does not), so that
+/// logical optimizer rules can see its row count and column ranges; everything else is the
+/// inner table's.
+#[derive(Debug)]
+struct WithStatistics {
+    inner: Arc<ListingTable>,
+    statistics: datafusion::common::Statistics,
+}
+
+#[async_trait]
+impl TableProvider for WithStatistics {
+    fn schema(&self) -> datafusion::arrow::datatypes::SchemaRef {
+        self.inner.schema()
+    }
+
+    fn constraints(&self) -> Option<&datafusion::common::Constraints> {
+        self.inner.constraints()
+    }
+
+    fn table_type(&self) -> datafusion::datasource::TableType {
+        self.inner.table_type()
+    }
+
+    fn get_column_default(&self, column: &str) -> Option<&datafusion::logical_expr::Expr> {
+        self.inner.get_column_default(column)
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn datafusion::catalog::Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[datafusion::logical_expr::Expr],
+        limit: Option<usize>,
+    ) -> DfResult<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+        self.inner.scan(state, projection, filters, limit).await
+    }
+
+    async fn scan_with_args<'a>(
+        &self,
+        state: &dyn datafusion::catalog::Session,
+        args: datafusion::catalog::ScanArgs<'a>,
+    ) -> DfResult<datafusion::catalog::ScanResult> {
+        self.inner.scan_with_args(state, args).await
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&datafusion::logical_expr::Expr],
+    ) -> DfResult<Vec<datafusion::logical_expr::TableProviderFilterPushDown>> {
+        self.inner.supports_filters_pushdown(filters)
+    }
+
+    fn statistics(&self) -> Option<datafusion::common::Statistics> {
+        Some(self.statistics.clone())
     }
 }
 

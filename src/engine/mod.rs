@@ -14,6 +14,7 @@ mod explain;
 mod federation;
 mod files;
 pub mod introspect;
+mod joinorder;
 mod passthrough;
 mod pgcopy;
 mod pgfuncs;
@@ -227,11 +228,11 @@ impl Engine {
             .with_config(session_config)
             .with_runtime_env(Arc::clone(&runtime))
             .with_default_features()
-            .with_optimizer_rules(if pushdown {
+            .with_optimizer_rules(with_join_order(if pushdown {
                 optimizer_rules()
             } else {
                 datafusion::optimizer::Optimizer::new().rules
-            })
+            }))
             .with_physical_optimizer_rules({
                 let mut rules =
                     datafusion::physical_optimizer::optimizer::PhysicalOptimizer::new().rules;
@@ -708,6 +709,19 @@ fn optimizer_rules() -> Vec<Arc<dyn datafusion::optimizer::OptimizerRule + Send 
         .position(|r| r.name() == "federation_optimizer_rule")
         .map_or(rules.len(), |p| p + 1);
     rules.insert(at, Arc::new(federation::UnfederateBareScans));
+    rules
+}
+
+/// `rules` with [`joinorder::ReorderInnerJoins`] after filter pushdown, so that the filters it
+/// estimates sit at the scans, and before projection pushdown separates the joins.
+fn with_join_order(
+    mut rules: Vec<Arc<dyn datafusion::optimizer::OptimizerRule + Send + Sync>>,
+) -> Vec<Arc<dyn datafusion::optimizer::OptimizerRule + Send + Sync>> {
+    let at = rules
+        .iter()
+        .position(|r| r.name() == "push_down_filter")
+        .map_or(rules.len(), |p| p + 1);
+    rules.insert(at, Arc::new(joinorder::ReorderInnerJoins));
     rules
 }
 
