@@ -143,22 +143,8 @@ struct ColumnEstimate {
 
 fn reorder(root: &LogicalPlan) -> Result<Option<LogicalPlan>> {
     let mut region = Region::default();
-    let LogicalPlan::Join(j) = root else {
+    if !flatten(&Arc::new(root.clone()), &mut region) {
         return Ok(None);
-    };
-    if !flatten(&j.left, &mut region) || !flatten(&j.right, &mut region) {
-        return Ok(None);
-    }
-    for (l, r) in &j.on {
-        match (l, r) {
-            (Expr::Column(l), Expr::Column(r)) => region.keys.push((l.clone(), r.clone())),
-            _ => return Ok(None),
-        }
-    }
-    if let Some(f) = &j.filter {
-        region
-            .residual
-            .extend(split_conjunction(f).into_iter().cloned());
     }
     let n = region.inputs.len();
     if !(3..=MAX_INPUTS).contains(&n) {

@@ -702,26 +702,39 @@ impl datafusion::execution::context::QueryPlanner for LocalRewritesPlanner {
 /// queries unparse correctly; the cost is that in a cross-source query each Postgres side would
 /// be cut off as a bare `SELECT every column FROM t`. Un-federating those bare scans lets
 /// DataFusion's own pushdown give them their projection and filters instead.
-fn optimizer_rules() -> Vec<Arc<dyn datafusion::optimizer::OptimizerRule + Send + Sync>> {
+type Rules = Vec<Arc<dyn datafusion::optimizer::OptimizerRule + Send + Sync>>;
+
+fn optimizer_rules() -> Rules {
     let mut rules = datafusion_federation::default_optimizer_rules();
+    insert_after(
+        &mut rules,
+        "federation_optimizer_rule",
+        Arc::new(federation::UnfederateBareScans),
+    );
+    rules
+}
+
+/// `rule` right after the rule named `after` (at the end when there is none).
+fn insert_after(
+    rules: &mut Rules,
+    after: &str,
+    rule: Arc<dyn datafusion::optimizer::OptimizerRule + Send + Sync>,
+) {
     let at = rules
         .iter()
-        .position(|r| r.name() == "federation_optimizer_rule")
+        .position(|r| r.name() == after)
         .map_or(rules.len(), |p| p + 1);
-    rules.insert(at, Arc::new(federation::UnfederateBareScans));
-    rules
+    rules.insert(at, rule);
 }
 
 /// `rules` with [`joinorder::ReorderInnerJoins`] after filter pushdown, so that the filters it
 /// estimates sit at the scans, and before projection pushdown separates the joins.
-fn with_join_order(
-    mut rules: Vec<Arc<dyn datafusion::optimizer::OptimizerRule + Send + Sync>>,
-) -> Vec<Arc<dyn datafusion::optimizer::OptimizerRule + Send + Sync>> {
-    let at = rules
-        .iter()
-        .position(|r| r.name() == "push_down_filter")
-        .map_or(rules.len(), |p| p + 1);
-    rules.insert(at, Arc::new(joinorder::ReorderInnerJoins));
+fn with_join_order(mut rules: Rules) -> Rules {
+    insert_after(
+        &mut rules,
+        "push_down_filter",
+        Arc::new(joinorder::ReorderInnerJoins),
+    );
     rules
 }
 
