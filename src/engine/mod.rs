@@ -693,6 +693,9 @@ impl datafusion::execution::context::QueryPlanner for LocalRewritesPlanner {
     }
 }
 
+/// A session's logical optimizer rules, in order.
+type Rules = Vec<Arc<dyn datafusion::optimizer::OptimizerRule + Send + Sync>>;
+
 /// DataFusion's optimizer rules with datafusion-federation's rule where it puts it (right after
 /// `scalar_subquery_to_join`), followed by [`federation::UnfederateBareScans`].
 ///
@@ -702,8 +705,6 @@ impl datafusion::execution::context::QueryPlanner for LocalRewritesPlanner {
 /// queries unparse correctly; the cost is that in a cross-source query each Postgres side would
 /// be cut off as a bare `SELECT every column FROM t`. Un-federating those bare scans lets
 /// DataFusion's own pushdown give them their projection and filters instead.
-type Rules = Vec<Arc<dyn datafusion::optimizer::OptimizerRule + Send + Sync>>;
-
 fn optimizer_rules() -> Rules {
     let mut rules = datafusion_federation::default_optimizer_rules();
     insert_after(
