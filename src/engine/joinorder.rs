@@ -415,6 +415,28 @@ impl Model<'_> {
     }
 }
 
+/// Estimated rows of `plan`'s output, where statistics reach it.
+pub(super) fn estimated_rows(plan: &LogicalPlan) -> Option<f64> {
+    estimate(plan).map(|e| e.rows)
+}
+
+/// Estimated rows of the inner equi-join of `a` and `b` on `a_key = b_key`, where statistics
+/// reach both sides: `|a|·|b| / max(distinct a_key, distinct b_key)`.
+pub(super) fn estimated_join_rows(
+    a: &LogicalPlan,
+    a_key: &Column,
+    b: &LogicalPlan,
+    b_key: &Column,
+) -> Option<f64> {
+    let (ea, eb) = (estimate(a)?, estimate(b)?);
+    let distinct = |e: &Estimate, c: &Column| e.columns.get(c).map_or(e.rows, |s| s.distinct);
+    let d = distinct(&ea, a_key)
+        .min(ea.rows)
+        .max(distinct(&eb, b_key).min(eb.rows))
+        .max(1.0);
+    Some(ea.rows * eb.rows / d)
+}
+
 /// Rows and column statistics of a plan's output, from table statistics through filters,
 /// projections, aliases and aggregations; `None` for anything else.
 fn estimate(plan: &LogicalPlan) -> Option<Estimate> {

@@ -10,6 +10,7 @@
 //! for Postgres-specific SQL are the next issue's work; what DataFusion and the federation
 //! unparser do today is what runs.
 
+mod aggwindow;
 mod explain;
 mod federation;
 mod files;
@@ -728,13 +729,20 @@ fn insert_after(
     rules.insert(at, rule);
 }
 
-/// `rules` with [`joinorder::ReorderInnerJoins`] after filter pushdown, so that the filters it
-/// estimates sit at the scans, and before projection pushdown separates the joins.
+/// `rules` with [`joinorder::ReorderInnerJoins`] and [`aggwindow::AggregateJoinToWindow`] after
+/// filter pushdown, so that the filters they estimate sit at the scans, and before projection
+/// pushdown separates the joins.
 fn with_join_order(mut rules: Rules) -> Rules {
     insert_after(
         &mut rules,
         "push_down_filter",
         Arc::new(joinorder::ReorderInnerJoins),
+    );
+    // Before the join ordering, which could separate the table from its own aggregate.
+    insert_after(
+        &mut rules,
+        "push_down_filter",
+        Arc::new(aggwindow::AggregateJoinToWindow),
     );
     rules
 }

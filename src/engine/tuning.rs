@@ -91,7 +91,22 @@ impl PhysicalOptimizerRule for EarlyDynamicFilters {
 /// window. Those filters are applied early; the cheap ones are left to their joins.
 fn rewrite(plan: Arc<dyn ExecutionPlan>, cheap: &[u64]) -> DfResult<Arc<dyn ExecutionPlan>> {
     if plan.downcast_ref::<DataSourceExec>().is_some() {
-        return filter_early(plan, cheap);
+        return filter_early(plan, cheap, None);
+    }
+    // A filter right above the scan: its cheap comparisons go first (see [`EarlyFilterExec`]).
+    if let Some(filter) = plan.downcast_ref::<FilterExec>()
+        && filter.input().downcast_ref::<DataSourceExec>().is_some()
+    {
+        let schema = filter.input().schema();
+        let first: Vec<Arc<dyn PhysicalExpr>> = split_conjunction(filter.predicate())
+            .into_iter()
+            .filter(|c| c.downcast_ref::<AllOf>().is_some() || cost_class(c, &schema) < 2)
+            .cloned()
+            .collect();
+        let first = (!first.is_empty()).then(|| conjunction(first));
+        let early = filter_early(Arc::clone(filter.input()), cheap, first)?;
+        let changed = !Arc::ptr_eq(&early, filter.input());
+        return with_children_if_changed(plan, vec![early], changed);
     }
     let children = plan.children();
     if children.is_empty() {
@@ -158,7 +173,11 @@ fn join_filter_id(join: &HashJoinExec) -> Option<u64> {
 
 /// `EarlyFilterExec(dynamic filters of the scan) → scan`, the filters' columns mapped from the
 /// table's schema to the scan's output; the scan itself is unchanged.
-fn filter_early(plan: Arc<dyn ExecutionPlan>, cheap: &[u64]) -> DfResult<Arc<dyn ExecutionPlan>> {
+fn filter_early(
+    plan: Arc<dyn ExecutionPlan>,
+    cheap: &[u64],
+    first: Option<Arc<dyn PhysicalExpr>>,
+) -> DfResult<Arc<dyn ExecutionPlan>> {
     let Some(exec) = plan.downcast_ref::<DataSourceExec>() else {
         return Ok(plan);
     };
@@ -205,7 +224,7 @@ fn filter_early(plan: Arc<dyn ExecutionPlan>, cheap: &[u64]) -> DfResult<Arc<dyn
     if dynamic.is_empty() {
         return Ok(plan);
     }
-    Ok(Arc::new(EarlyFilterExec::new(dynamic, plan)))
+    Ok(Arc::new(EarlyFilterExec::new(dynamic, first, plan)))
 }
 
 /// Rows a partition filters before deciding whether filtering pays.
@@ -217,9 +236,16 @@ const KEEP_ABOVE: f64 = 0.5;
 /// Applies dynamic filters to whole batches. Adaptive: once every filter has been set by its
 /// join and [`PROBE_ROWS`] rows have been seen, a partition that kept more than [`KEEP_ABOVE`]
 /// of them stops evaluating (the filters are an optimisation; the joins still decide).
+///
+/// Where a filter sits right above the scan, its cheap comparisons (`first`) are evaluated
+/// before the dynamic filters' hash lookups, so that those run only on the rows the
+/// comparisons keep: TPC-H q20's date range keeps 16% of lineitem, its join 0.04%. The filter
+/// above still applies its whole predicate (to far fewer rows). Where the comparisons keep
+/// most rows, both results are combined into one selection instead.
 #[derive(Debug)]
 struct EarlyFilterExec {
     filters: Vec<Arc<dyn PhysicalExpr>>,
+    first: Option<Arc<dyn PhysicalExpr>>,
     /// Each filter's generation when planned; a higher one means its join has set it.
     planned_generations: Vec<u64>,
     input: Arc<dyn ExecutionPlan>,
@@ -227,10 +253,15 @@ struct EarlyFilterExec {
 }
 
 impl EarlyFilterExec {
-    fn new(filters: Vec<Arc<dyn PhysicalExpr>>, input: Arc<dyn ExecutionPlan>) -> Self {
+    fn new(
+        filters: Vec<Arc<dyn PhysicalExpr>>,
+        first: Option<Arc<dyn PhysicalExpr>>,
+        input: Arc<dyn ExecutionPlan>,
+    ) -> Self {
         let planned_generations = filters.iter().map(|f| f.snapshot_generation()).collect();
         EarlyFilterExec {
             filters,
+            first,
             planned_generations,
             input,
             metrics: ExecutionPlanMetricsSet::new(),
@@ -246,6 +277,9 @@ impl DisplayAs for EarlyFilterExec {
                 write!(f, " AND ")?;
             }
             write!(f, "{e}")?;
+        }
+        if let Some(first) = &self.first {
+            write!(f, ", after {first}")?;
         }
         Ok(())
     }
@@ -269,7 +303,7 @@ impl ExecutionPlan for EarlyFilterExec {
         &self,
         f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DfResult<TreeNodeRecursion>,
     ) -> DfResult<TreeNodeRecursion> {
-        for e in &self.filters {
+        for e in self.filters.iter().chain(&self.first) {
             if f(e)? == TreeNodeRecursion::Stop {
                 return Ok(TreeNodeRecursion::Stop);
             }
@@ -286,6 +320,7 @@ impl ExecutionPlan for EarlyFilterExec {
         })?;
         Ok(Arc::new(EarlyFilterExec {
             filters: self.filters.clone(),
+            first: self.first.clone(),
             planned_generations: self.planned_generations.clone(),
             input,
             metrics: ExecutionPlanMetricsSet::new(),
@@ -307,6 +342,7 @@ impl ExecutionPlan for EarlyFilterExec {
         let passed_through: Count =
             MetricBuilder::new(&self.metrics).counter("rows_passed_unfiltered", partition);
         let filters = self.filters.clone();
+        let first = self.first.clone();
         let planned = self.planned_generations.clone();
         let mut seen = 0usize;
         let mut kept = 0usize;
@@ -323,13 +359,29 @@ impl ExecutionPlan for EarlyFilterExec {
                 .iter()
                 .zip(&planned)
                 .all(|(f, g)| f.snapshot_generation() > *g);
-            let rows_in = batch.num_rows();
+            let mut rows_in = batch.num_rows();
             let mut out = batch;
+            // The cheap comparisons' rows, when they keep too many to select them out first.
+            let mut pending: Option<BooleanArray> = None;
+            if let Some(first) = &first {
+                let mask = first.evaluate(&out)?.into_array(rows_in)?;
+                let mask = mask.as_boolean();
+                let kept = mask.true_count();
+                if (kept as f64) <= KEEP_ABOVE * rows_in as f64 {
+                    out = filter_record_batch(&out, mask)?;
+                } else {
+                    pending = Some(mask.clone());
+                }
+                rows_in = kept;
+            }
             for f in &filters {
                 if out.num_rows() == 0 {
                     break;
                 }
-                let mask = evaluate_filter(f, &out)?;
+                let mut mask = evaluate_filter(f, &out)?;
+                if let Some(first) = pending.take() {
+                    mask = and_kleene(&mask, &first)?;
+                }
                 out = filter_record_batch(&out, &mask)?;
             }
             timer.done();
@@ -826,14 +878,25 @@ mod tests {
     /// Runs `EarlyFilterExec(filter)` over [`input`]; `set` is what the join would publish.
     /// Returns (rows out, rows passed through unfiltered).
     async fn run(set: Option<(Operator, i64)>) -> (usize, usize) {
+        run_after(set, None).await
+    }
+
+    /// [`run`] with a cheap comparison `k <op> v` evaluated first.
+    async fn run_after(
+        set: Option<(Operator, i64)>,
+        first: Option<(Operator, i64)>,
+    ) -> (usize, usize) {
         let input = input();
         let k = col("k", &input.schema()).unwrap();
+        let first =
+            first.map(|(op, v)| binary(Arc::clone(&k), op, lit(v), &input.schema()).unwrap());
         let filter = Arc::new(DynamicFilterPhysicalExpr::new(
             vec![Arc::clone(&k)],
             lit(true),
         ));
         let exec = Arc::new(EarlyFilterExec::new(
             vec![Arc::clone(&filter) as Arc<dyn PhysicalExpr>],
+            first,
             input,
         ));
         if let Some((op, v)) = set {
@@ -869,6 +932,21 @@ mod tests {
         assert!(passed > 0 && passed < ROWS - PROBE_ROWS + 8192, "{passed}");
         let kept = (0..ROWS - passed).filter(|i| i % 1000 < 900).count();
         assert_eq!(out, passed + kept, "{out} {passed}");
+    }
+
+    #[tokio::test]
+    async fn cheap_comparisons_first_keep_exactly_the_rows_both_keep() {
+        // k < 100 keeps 10%: those rows are selected first, then k >= 50 halves them.
+        let both = run_after(Some((Operator::GtEq, 50)), Some((Operator::Lt, 100))).await;
+        assert_eq!(both, (ROWS / 20, 0));
+        // k < 900 keeps 90%: one selection of the rows both keep (k in 850..900).
+        let both = run_after(Some((Operator::GtEq, 850)), Some((Operator::Lt, 900))).await;
+        assert_eq!(both, (ROWS / 20, 0));
+        // The join never set its filter: the comparisons alone decide what passes early.
+        assert_eq!(
+            run_after(None, Some((Operator::Lt, 100))).await,
+            (ROWS / 10, 0)
+        );
     }
 
     #[tokio::test]
