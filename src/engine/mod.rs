@@ -26,6 +26,7 @@ pub mod readonly;
 mod remote;
 mod scan;
 mod share;
+mod timing;
 mod tuning;
 
 pub use explain::{Explanation, RemoteFragment};
@@ -241,6 +242,9 @@ impl Engine {
                 rules.push(Arc::new(share::ShareRepeatedSubplans));
                 rules.push(Arc::new(tuning::EarlyDynamicFilters));
                 rules
+                    .into_iter()
+                    .map(|r| Arc::new(timing::Timed(r)) as _)
+                    .collect()
             })
             .with_query_planner(Arc::new(LocalRewritesPlanner(
                 datafusion_federation::FederatedQueryPlanner::new(),
@@ -689,8 +693,17 @@ impl datafusion::execution::context::QueryPlanner for LocalRewritesPlanner {
         logical_plan: &datafusion::logical_expr::LogicalPlan,
         session: &dyn datafusion::catalog::Session,
     ) -> datafusion::error::Result<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+        let started = std::time::Instant::now();
         let local = tuning::local_rewrites(logical_plan.clone())?;
-        self.0.create_physical_plan(&local, session).await
+        let rewritten_us = started.elapsed().as_micros() as u64;
+        let out = self.0.create_physical_plan(&local, session).await;
+        tracing::trace!(
+            target: "skipper::engine::timing",
+            rewritten_us,
+            us = started.elapsed().as_micros() as u64,
+            "physical planning"
+        );
+        out
     }
 }
 
