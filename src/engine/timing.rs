@@ -11,14 +11,11 @@ use std::sync::Arc;
 #[derive(Debug)]
 pub(super) struct Timed(pub(super) Arc<dyn PhysicalOptimizerRule + Send + Sync>);
 
-impl PhysicalOptimizerRule for Timed {
-    fn optimize(
-        &self,
-        plan: Arc<dyn ExecutionPlan>,
-        config: &ConfigOptions,
-    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+impl Timed {
+    /// `run`'s result, its time logged under this rule's name.
+    fn timed<T>(&self, run: impl FnOnce() -> T) -> T {
         let started = std::time::Instant::now();
-        let out = self.0.optimize(plan, config);
+        let out = run();
         tracing::trace!(
             rule = self.0.name(),
             us = started.elapsed().as_micros() as u64,
@@ -26,20 +23,23 @@ impl PhysicalOptimizerRule for Timed {
         );
         out
     }
+}
+
+impl PhysicalOptimizerRule for Timed {
+    fn optimize(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        config: &ConfigOptions,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        self.timed(|| self.0.optimize(plan, config))
+    }
 
     fn optimize_with_context(
         &self,
         plan: Arc<dyn ExecutionPlan>,
         context: &dyn datafusion::physical_optimizer::PhysicalOptimizerContext,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        let started = std::time::Instant::now();
-        let out = self.0.optimize_with_context(plan, context);
-        tracing::trace!(
-            rule = self.0.name(),
-            us = started.elapsed().as_micros() as u64,
-            "physical rule"
-        );
-        out
+        self.timed(|| self.0.optimize_with_context(plan, context))
     }
 
     fn name(&self) -> &str {
