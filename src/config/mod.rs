@@ -281,6 +281,11 @@ pub struct EngineConfig {
     /// Where spill files go; the system temporary directory when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spill_dir: Option<PathBuf>,
+    /// DataFusion options set after Skipper's own tuning, for experts and experiments:
+    /// `"execution.parquet.pushdown_filters" = true` (the `datafusion.` prefix is optional).
+    /// An unknown key or a value of the wrong type stops the engine from opening.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub datafusion: std::collections::BTreeMap<String, toml::Value>,
 }
 
 fn default_true() -> bool {
@@ -304,6 +309,7 @@ impl Default for EngineConfig {
             pushdown: true,
             memory_limit: None,
             spill_dir: None,
+            datafusion: Default::default(),
         }
     }
 }

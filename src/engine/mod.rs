@@ -221,6 +221,29 @@ impl Engine {
                 ),
             );
         }
+        for (key, value) in &config.engine.datafusion {
+            let key = if key.starts_with("datafusion.") {
+                key.clone()
+            } else {
+                format!("datafusion.{key}")
+            };
+            let text = match value {
+                toml::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            session_config
+                .options_mut()
+                .set(&key, &text)
+                .map_err(|e| EngineError::Config {
+                    message: format!(
+                        "[engine.datafusion] {key} = {value}: {}",
+                        e.strip_backtrace()
+                            .split_whitespace()
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    ),
+                })?;
+        }
         let runtime = Arc::new(
             builder
                 .build()

@@ -455,3 +455,50 @@ fn a_correlated_average_over_the_same_table_is_a_window() {
         .count();
     assert_eq!(r.stdout, format!("n\n{n}\n"));
 }
+
+/// `[engine.datafusion]` sets DataFusion options after Skipper's own tuning (with or without
+/// the `datafusion.` prefix); an unknown key or a value of the wrong type is a one-line
+/// configuration error (exit 2) naming it, and nothing runs.
+#[test]
+fn datafusion_options_from_the_config_apply_and_bad_ones_are_config_errors() {
+    let show = |extra: &str| {
+        let home = home_with_config(&format!(
+            "[engine]\nthreads = 2\n[engine.datafusion]\n{extra}"
+        ));
+        run(skipper(home.path()).args([
+            "sql",
+            "--format",
+            "csv",
+            "SHOW datafusion.execution.batch_size",
+        ]))
+    };
+    let r = show("\"execution.batch_size\" = 100\n");
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        r.stdout,
+        "name,value\ndatafusion.execution.batch_size,100\n"
+    );
+    let r = show("\"datafusion.execution.batch_size\" = 200\n");
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        r.stdout,
+        "name,value\ndatafusion.execution.batch_size,200\n"
+    );
+    for (bad, named) in [
+        ("\"execution.nope\" = 1\n", "datafusion.execution.nope"),
+        (
+            "\"execution.batch_size\" = \"lots\"\n",
+            "datafusion.execution.batch_size",
+        ),
+    ] {
+        let r = show(bad);
+        assert_eq!(r.code, 2, "{r:?}");
+        assert!(r.stdout.is_empty(), "{r:?}");
+        let first = r.stderr.lines().next().unwrap_or_default();
+        assert!(
+            first.starts_with("error: [engine.datafusion] ") && first.contains(named),
+            "{r:?}"
+        );
+        assert!(r.stderr.contains("hint: fix it in skipper.toml"), "{r:?}");
+    }
+}
