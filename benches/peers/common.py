@@ -76,6 +76,48 @@ def run_skipper_warm(home, sql, fmt="csv", binary=None):
     return float(times[-1])
 
 
+class SkipperSession:
+    """Skipper as a long-lived session, measured the way the in-process peers are: one REPL
+    process (`skipper` with its input piped) for the whole benchmark, each query sent as
+    `\\sql …;` in turn with the other engines' runs interleaved, and the time the REPL prints
+    after it ("N rows in X s": plan, run, render). Like the DuckDB and DataFusion sessions, it
+    has run every earlier query of the run when a query is timed. Started on first use."""
+
+    def __init__(self, home, binary=None):
+        self.home, self.binary, self.proc = home, binary, None
+
+    def _start(self):
+        env = dict(os.environ, SKIPPER_DATA_DIR=os.path.join(self.home, "state"), NO_COLOR="1")
+        self.proc = subprocess.Popen(
+            [self.binary or skipper_bin()], cwd=self.home, env=env, text=True,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.proc.stdin.write("\\format csv\n")
+
+    def __call__(self, sql):
+        import re
+        if self.proc is None:
+            self._start()
+        # One line: the REPL reads a statement up to the `;` that ends a line.
+        one_line = " ".join(l.split("--")[0] for l in sql.strip().rstrip(";").splitlines())
+        self.proc.stdin.write(f"\\sql {one_line};\n")
+        self.proc.stdin.flush()
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError("the skipper session ended")
+            m = re.fullmatch(r"\d+ rows? in ([0-9.]+)s\n", line)
+            if m:
+                return float(m.group(1))
+            if line.startswith("error:"):
+                raise RuntimeError(line.strip())
+
+    def close(self):
+        if self.proc is not None:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=60)
+            self.proc = None
+
+
 def duckdb_cli_bin():
     """The DuckDB command-line binary of PyPI's `duckdb-cli` (None when not installed)."""
     try:
@@ -106,6 +148,7 @@ def peer_engines(home, df, dk, baseline_bin=None, duckdb_setup=None):
     engines = {
         "skipper": lambda q: run_skipper(home, q),
         "skipper-warm": lambda q: run_skipper_warm(home, q),
+        "skipper-session": SkipperSession(home),
         "datafusion": lambda q: timed(lambda: df.sql(q).collect()),
         "duckdb": lambda q: timed(lambda: dk.execute(q).to_arrow_table()),
     }
@@ -118,6 +161,7 @@ def peer_engines(home, df, dk, baseline_bin=None, duckdb_setup=None):
     if baseline_bin:
         engines["baseline"] = lambda q: run_skipper(home, q, binary=baseline_bin)
         engines["baseline-warm"] = lambda q: run_skipper_warm(home, q, binary=baseline_bin)
+        engines["baseline-session"] = SkipperSession(home, binary=baseline_bin)
     return engines
 
 
@@ -164,13 +208,16 @@ def warm_table(title, engines, queries, best, errors):
     in-process peers added; the title gets the legend of the two Skipper columns."""
     extra = [("skipper-warm", o) for o in ("datafusion", "duckdb", "baseline-warm")
              if o in engines]
+    extra += [("skipper-session", o) for o in ("datafusion", "duckdb", "baseline-session")
+              if o in engines]
     legend = (f" (seconds; skipper = a whole process; skipper-warm = run {WARM_RUNS} of "
-              f"{WARM_RUNS} in one process)")
+              f"{WARM_RUNS} in one process; skipper-session = one REPL process for the whole run)")
     return print_table(title + legend, list(engines), queries, best, errors, extra=extra)
 
 
 def print_table(title, engines, queries, best, errors, base="skipper", extra=()):
-    others = [e for e in engines if e != base and not e.endswith("-warm")]
+    others = [e for e in engines
+              if e != base and not e.endswith("-warm") and not e.endswith("-session")]
     pairs = [(base, o) for o in others] + list(extra)
     head = f"{'query':<10}" + "".join(f"{e + ' s':>18}" for e in engines)
     head += "".join(f"{a + '/' + b:>24}" for a, b in pairs)

@@ -347,6 +347,8 @@ async fn run_sql(agent: &Agent<'_>, session: &Session, state: &State, sql: &str)
         Err(e) => return error_text(&Failure::from(e)),
     };
     let work = async {
+        // Timed as `skipper sql` times a statement: plan, run and render.
+        let started = std::time::Instant::now();
         let planned = engine.plan(&statement).await?;
         let mut stream = engine.execute(&planned)?;
         let mut out = Vec::new();
@@ -359,9 +361,10 @@ async fn run_sql(agent: &Agent<'_>, session: &Session, state: &State, sql: &str)
         let summary = w.finish().map_err(io_err)?;
         let mut text = String::from_utf8_lossy(&out).into_owned();
         text.push_str(&format!(
-            "{} row{}\n",
+            "{} row{} in {:.3}s\n",
             summary.rows,
-            if summary.rows == 1 { "" } else { "s" }
+            if summary.rows == 1 { "" } else { "s" },
+            started.elapsed().as_secs_f64()
         ));
         Ok::<_, crate::engine::EngineError>(text)
     };

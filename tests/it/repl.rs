@@ -45,6 +45,10 @@ fn a_question_a_follow_up_why_ctrl_c_and_ctrl_d() {
     p.exp_string("interrupted").unwrap();
     p.exp_string("skipper> ").unwrap();
 
+    p.send_line("\\sql SELECT 1 AS one;").unwrap();
+    p.exp_string("1 row in ").unwrap();
+    p.exp_string("skipper> ").unwrap();
+
     p.send_line("\\tables usage").unwrap();
     p.exp_string("lake.main.usage_events_sampled").unwrap();
     p.exp_string("skipper> ").unwrap();
@@ -82,4 +86,51 @@ fn a_question_a_follow_up_why_ctrl_c_and_ctrl_d() {
     assert_eq!(r.code, 0, "the saved example loads and plans: {r:?}");
     // The history file was written.
     assert!(h.join("data/repl_history").is_file(), "{tail}");
+}
+
+/// Statements piped into the REPL run in one session, each answer followed by its row count
+/// and time (how the benchmarks drive a long-lived Skipper); an error is reported and the
+/// session goes on.
+#[test]
+fn piped_statements_run_in_one_session_with_timings() {
+    use std::io::Write;
+    let home = crate::harness::home_with_config("");
+    let mut child = skipper(home.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(
+            b"\\format csv\n\\sql SELECT x FROM (VALUES (1),(2)) t(x) ORDER BY x;\n\
+              \\sql SELECT nope;\n\\sql SELECT 3 AS y;\n",
+        )
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| *l == "x")
+        .expect("the first answer");
+    assert_eq!(&lines[at + 1..at + 3], ["1", "2"], "{stdout}");
+    assert!(lines[at + 3].starts_with("2 rows in "), "{stdout}");
+    assert!(lines[at + 3].ends_with('s'), "{stdout}");
+    let err = lines
+        .iter()
+        .position(|l| l.starts_with("error:"))
+        .expect("an error");
+    assert!(err > at + 3, "{stdout}");
+    let y = lines
+        .iter()
+        .position(|l| *l == "y")
+        .expect("the last answer");
+    assert!(y > err, "{stdout}");
+    assert_eq!(lines[y + 1], "3");
+    assert!(lines[y + 2].starts_with("1 row in "), "{stdout}");
 }
