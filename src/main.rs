@@ -16,8 +16,9 @@ const MI_OPTION_PURGE_DECOMMITS: libmimalloc_sys::mi_option_t = 5;
 /// Freed memory is handed back to the OS lazily (`MADV_FREE`: the kernel takes it back only
 /// when it needs it) instead of decommitted: mimalloc's default returns what stays unused for
 /// a second, so in a long-lived session (the REPL) each query faulted in and zeroed its memory
-/// again. TPC-H SF1 in one REPL process with other work between queries: geomean 0.87x of the
-/// default's time, q18 and q21 ~0.6x (benches/peers, `skipper-session`). The environment's
+/// again. TPC-H SF1, 22 queries sent to one REPL process 1.2 s apart: geomean 0.85x of the
+/// default's time (q18, q21 ~0.6x); in `benches/peers/tpch.py`'s interleaved run
+/// (`skipper-session` against `baseline-session`) 0.97x. The environment's
 /// `MIMALLOC_PURGE_DECOMMITS` still wins.
 fn tune_allocator() {
     if std::env::var_os("MIMALLOC_PURGE_DECOMMITS").is_none() {
