@@ -3,7 +3,6 @@
 
 use crate::harness::{demo_config, demo_home, run, skipper};
 use serde_json::Value;
-use std::io::Write;
 
 fn json(stdout: &str) -> Value {
     serde_json::from_str(stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
@@ -258,21 +257,12 @@ fn files_and_stdin_run_statement_by_statement() {
         "{r:?}"
     );
 
-    let mut child = skipper(home.path())
-        .args(["sql", "--format", "csv"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"SELECT 40 + 2 AS answer")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "answer\n42\n");
+    let r = crate::harness::run_with_stdin(
+        skipper(home.path()).args(["sql", "--format", "csv"]),
+        b"SELECT 40 + 2 AS answer",
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.stdout, "answer\n42\n");
 }
 
 #[test]

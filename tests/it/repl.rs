@@ -93,26 +93,14 @@ fn a_question_a_follow_up_why_ctrl_c_and_ctrl_d() {
 /// session goes on.
 #[test]
 fn piped_statements_run_in_one_session_with_timings() {
-    use std::io::Write;
     let home = crate::harness::home_with_config("");
-    let mut child = skipper(home.path())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(
-            b"\\format csv\n\\sql SELECT x FROM (VALUES (1),(2)) t(x) ORDER BY x;\n\
-              \\sql SELECT nope;\n\\sql SELECT 3 AS y;\n",
-        )
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{out:?}");
+    let r = crate::harness::run_with_stdin(
+        &mut skipper(home.path()),
+        b"\\format csv\n\\sql SELECT x FROM (VALUES (1),(2)) t(x) ORDER BY x;\n\
+          \\sql SELECT nope;\n\\sql SELECT 3 AS y;\n",
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let stdout = &r.stdout;
     let lines: Vec<&str> = stdout.lines().collect();
     let at = lines
         .iter()
