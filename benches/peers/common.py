@@ -97,7 +97,9 @@ class SkipperSession:
         import re
         if self.proc is None:
             self._start()
-        # One line: the REPL reads a statement up to the `;` that ends a line.
+        # One line: the REPL reads a statement up to the `;` that ends a line. Comments go
+        # (`--` to the end of a line; the benchmark queries have no `--` inside literals).
+        # The process ends with the benchmark: its stdin closes and the REPL sees the end.
         one_line = " ".join(l.split("--")[0] for l in sql.strip().rstrip(";").splitlines())
         self.proc.stdin.write(f"\\sql {one_line};\n")
         self.proc.stdin.flush()
@@ -110,12 +112,6 @@ class SkipperSession:
                 return float(m.group(1))
             if line.startswith("error:"):
                 raise RuntimeError(line.strip())
-
-    def close(self):
-        if self.proc is not None:
-            self.proc.stdin.close()
-            self.proc.wait(timeout=60)
-            self.proc = None
 
 
 def duckdb_cli_bin():

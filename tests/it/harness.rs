@@ -329,11 +329,16 @@ pub struct Run {
 }
 
 pub fn run(cmd: &mut Command) -> Run {
-    let out = cmd.output().expect("skipper runs");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    Run::of(cmd.output().expect("skipper runs"))
+}
+
+impl Run {
+    fn of(out: std::process::Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
     }
 }
 
@@ -348,12 +353,7 @@ pub fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> Run {
         .spawn()
         .expect("skipper runs");
     child.stdin.take().unwrap().write_all(input).unwrap();
-    let out = child.wait_with_output().expect("skipper runs");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::of(child.wait_with_output().expect("skipper runs"))
 }
 
 impl std::fmt::Debug for Run {
