@@ -281,6 +281,11 @@ pub struct EngineConfig {
     /// Where spill files go; the system temporary directory when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spill_dir: Option<PathBuf>,
+    /// Read local files through memory maps (see `engine::mapped`): no copy, no blocking
+    /// thread per read. Off: `object_store`'s `pread`s. A file truncated in place while a
+    /// query reads it faults the process when on; files replaced by rename are safe.
+    #[serde(default = "default_true")]
+    pub mmap: bool,
     /// DataFusion options set after Skipper's own tuning, for experts and experiments:
     /// `"execution.parquet.pushdown_filters" = true` (the `datafusion.` prefix is optional).
     /// An unknown key or a value of the wrong type stops the engine from opening.
@@ -309,6 +314,7 @@ impl Default for EngineConfig {
             pushdown: true,
             memory_limit: None,
             spill_dir: None,
+            mmap: true,
             datafusion: Default::default(),
         }
     }

@@ -16,6 +16,9 @@ mod federation;
 mod files;
 pub mod introspect;
 mod joinorder;
+#[cfg(unix)]
+mod mapped;
+mod morsels;
 mod passthrough;
 mod pgcopy;
 mod pgfuncs;
@@ -249,6 +252,11 @@ impl Engine {
                 .build()
                 .map_err(|e| EngineError::Setup(e.to_string()))?,
         );
+        #[cfg(unix)]
+        if config.engine.mmap {
+            let local = url::Url::parse("file://").expect("a valid URL");
+            runtime.register_object_store(&local, Arc::new(mapped::MappedLocalFiles::new()));
+        }
         let state = datafusion::execution::session_state::SessionStateBuilder::new()
             .with_config(session_config)
             .with_runtime_env(Arc::clone(&runtime))
@@ -264,6 +272,7 @@ impl Engine {
                 rules.push(Arc::new(tuning::CheapPredicatesFirst));
                 rules.push(Arc::new(share::ShareRepeatedSubplans));
                 rules.push(Arc::new(tuning::EarlyDynamicFilters));
+                rules.push(Arc::new(morsels::SplitScanRanges));
                 rules
                     .into_iter()
                     .map(|r| Arc::new(timing::Timed(r)) as _)

@@ -502,3 +502,64 @@ fn datafusion_options_from_the_config_apply_and_bad_ones_are_config_errors() {
         assert!(r.stderr.contains("hint: fix it in skipper.toml"), "{r:?}");
     }
 }
+
+/// One file of many row groups, large enough to be cut into more ranges than partitions
+/// (`engine::morsels`): every row is read exactly once, through memory maps (the default) and
+/// through `pread`s (`mmap = false`), and the plan shows the smaller ranges.
+#[test]
+fn a_large_file_cut_into_many_ranges_reads_every_row_once_mapped_or_not() {
+    const ROWS: i64 = 1_200_000;
+    let data = tempfile::tempdir().unwrap();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("v", DataType::Int64, false),
+    ]));
+    let path = data.path().join("big/part-0.parquet");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let props = datafusion::parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(20_000))
+        .set_dictionary_enabled(false)
+        .build();
+    let mut w = ArrowWriter::try_new(
+        std::fs::File::create(&path).unwrap(),
+        Arc::clone(&schema),
+        Some(props),
+    )
+    .unwrap();
+    for start in (0..ROWS).step_by(100_000) {
+        let ids = start..start + 100_000;
+        w.write(
+            &RecordBatch::try_new(
+                Arc::clone(&schema),
+                vec![
+                    Arc::new(Int64Array::from_iter_values(ids.clone())),
+                    Arc::new(Int64Array::from_iter_values(
+                        ids.map(|i| i * 7919 % 1_000_003),
+                    )),
+                ],
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    }
+    w.close().unwrap();
+    assert!(std::fs::metadata(&path).unwrap().len() > 12 << 20);
+    let expected_sum: i64 = (0..ROWS).map(|i| i * 7919 % 1_000_003).sum();
+    let query = "SELECT count(*) AS n, count(DISTINCT id) AS ids, sum(v) AS total FROM big";
+    for mmap in ["true", "false"] {
+        let home = home_with_config(&format!(
+            "[engine]\nthreads = 2\nmmap = {mmap}\n[sources.lake]\nkind = \"parquet\"\npath = \"{}\"\n",
+            data.path().display()
+        ));
+        let plan = plan_of(home.path(), query);
+        let ranges = plan.matches("part-0.parquet:").count();
+        assert!(ranges > 2, "mmap = {mmap}: {ranges} ranges in\n{plan}");
+        let r = run(skipper(home.path()).args(["sql", "--format", "csv", query]));
+        assert_eq!(r.code, 0, "{r:?}");
+        assert_eq!(
+            r.stdout,
+            format!("n,ids,total\n{ROWS},{ROWS},{expected_sum}\n"),
+            "mmap = {mmap}"
+        );
+    }
+}
