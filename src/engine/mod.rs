@@ -161,6 +161,9 @@ pub struct Engine {
     passthrough: bool,
     /// DataFusion target partitions; also how many ranges a large Postgres read is split into.
     partitions: usize,
+    /// Statements planned; the memory-mapped file store keeps a file mapped once two have
+    /// read it (see [`mapped`]).
+    statements: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Engine {
@@ -252,10 +255,14 @@ impl Engine {
                 .build()
                 .map_err(|e| EngineError::Setup(e.to_string()))?,
         );
+        let statements = Arc::new(std::sync::atomic::AtomicU64::new(0));
         #[cfg(unix)]
         if config.engine.mmap {
             let local = url::Url::parse("file://").expect("a valid URL");
-            runtime.register_object_store(&local, Arc::new(mapped::MappedLocalFiles::new()));
+            runtime.register_object_store(
+                &local,
+                Arc::new(mapped::MappedLocalFiles::new(Arc::clone(&statements))),
+            );
         }
         let state = datafusion::execution::session_state::SessionStateBuilder::new()
             .with_config(session_config)
@@ -333,6 +340,7 @@ impl Engine {
             postgres: HashMap::new(),
             passthrough: config.engine.passthrough && pushdown,
             partitions: threads.max(1),
+            statements,
         };
         for ((name, source), result) in selected.into_iter().zip(opened) {
             let mut status = SourceStatus {
@@ -417,6 +425,9 @@ impl Engine {
     pub async fn plan(&self, statement: &Statement) -> Result<Planned, EngineError> {
         // Callers may hold an AST that never went through `check`: refuse writes here too.
         readonly::check_statement(statement)?;
+        // A new statement: what it reads counts as a later read than the last one's.
+        self.statements
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut state = self.ctx.state();
         state.mark_start_execution();
         if let Some(now) = self.clock.pinned() {
