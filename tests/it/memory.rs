@@ -80,6 +80,90 @@ fn sorts_and_aggregations_spill_joins_fail_clearly() {
     );
 }
 
+/// The same 3M rows as Parquet in `dir/data/big/part-0.parquet` (3 row groups), which the scan
+/// splits over both partitions, unlike one CSV file.
+fn write_parquet(dir: &Path, rows: i64) {
+    use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use std::sync::Arc;
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("k", DataType::Int64, false),
+        Field::new("s", DataType::Utf8, false),
+    ]));
+    std::fs::create_dir_all(dir.join("data/big")).unwrap();
+    let file = std::fs::File::create(dir.join("data/big/part-0.parquet")).unwrap();
+    let mut w =
+        datafusion::parquet::arrow::ArrowWriter::try_new(file, schema.clone(), None).unwrap();
+    for start in (0..rows).step_by(100_000) {
+        let ids: Vec<i64> = (start..(start + 100_000).min(rows)).collect();
+        let keys: Vec<i64> = ids.iter().map(|i| (i * 7919) % 1_000_003).collect();
+        let texts: Vec<String> = ids.iter().map(|i| format!("row-{i:09}-payload")).collect();
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Int64Array::from(ids)),
+                Arc::new(Int64Array::from(keys)),
+                Arc::new(StringArray::from(texts)),
+            ],
+        )
+        .unwrap();
+        w.write(&batch).unwrap();
+    }
+    w.close().unwrap();
+}
+
+/// A known gap, pinned down: DataFusion 55's external sort often cannot finish a Parquet sort
+/// over the limit (its merge of the buffered runs takes memory it cannot spill; upstream
+/// apache/datafusion#16979), where the CSV sort above finishes. Whether it finishes depends on
+/// the file's layout and the limit (README, Memory). What must hold either way: a complete,
+/// sorted answer with exit 0, or the clear out-of-memory error with exit 5 and nothing on
+/// stdout; never a crash, a kill by the OS or a partial answer reported as success.
+#[test]
+fn parquet_sorts_over_the_limit_finish_or_fail_clearly() {
+    let home = home_with_config(
+        "[engine]\nthreads = 2\nmemory_limit = \"48MB\"\n\
+         [sources.lake]\nkind = \"parquet\"\npath = \"data\"\n",
+    );
+    write_parquet(home.path(), 3_000_000);
+    for query in [
+        "SELECT k, id FROM lake.main.big ORDER BY k, id",
+        "SELECT s, id FROM lake.main.big ORDER BY s DESC",
+    ] {
+        let r = csv(home.path(), query);
+        if r.code == 5 {
+            eprintln!("{query}: out of memory (the known gap)");
+            assert!(r.stderr.starts_with("error: out of memory"), "{}", r.stderr);
+            assert!(
+                r.stderr.contains("hint: raise [engine] memory_limit"),
+                "{}",
+                r.stderr
+            );
+            continue;
+        }
+        assert_eq!(r.code, 0, "{query}: {}", r.stderr);
+        eprintln!("{query}: finished");
+        assert!(r.stderr.contains("spilled"), "{}", r.stderr);
+        let rows: Vec<(&str, u64)> = r
+            .stdout
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let (a, b) = l.split_once(',').unwrap();
+                (a, b.parse().unwrap())
+            })
+            .collect();
+        assert_eq!(rows.len(), 3_000_000, "{query}");
+        if query.contains("ORDER BY k") {
+            let keys: Vec<(u64, u64)> =
+                rows.iter().map(|(a, b)| (a.parse().unwrap(), *b)).collect();
+            assert!(keys.windows(2).all(|w| w[0] <= w[1]), "{query}: sorted");
+        } else {
+            assert!(rows.windows(2).all(|w| w[0].0 >= w[1].0), "{query}: sorted");
+        }
+    }
+}
+
 #[test]
 fn a_bad_memory_limit_is_a_configuration_error() {
     let home = home(10, "memory_limit = \"lots\"");
