@@ -457,7 +457,7 @@ fn a_correlated_average_over_the_same_table_is_a_window() {
 }
 
 /// `[engine.datafusion]` sets DataFusion options after Skipper's own tuning (with or without
-/// the `datafusion.` prefix); an unknown key or a value of the wrong type is a one-line
+/// the `datafusion.` prefix, quoted, dotted or as sub-tables); an unknown key or a value of the wrong type is a one-line
 /// configuration error (exit 2) naming it, and nothing runs.
 #[test]
 fn datafusion_options_from_the_config_apply_and_bad_ones_are_config_errors() {
@@ -484,12 +484,26 @@ fn datafusion_options_from_the_config_apply_and_bad_ones_are_config_errors() {
         r.stdout,
         "name,value\ndatafusion.execution.batch_size,200\n"
     );
+    // Unquoted dotted keys and sub-tables are TOML tables; their leaves are the options.
+    for (extra, n) in [
+        ("execution.batch_size = 300\n", 300),
+        ("[engine.datafusion.execution]\nbatch_size = 400\n", 400),
+        ("datafusion.execution.batch_size = 500\n", 500),
+    ] {
+        let r = show(extra);
+        assert_eq!(r.code, 0, "{extra}: {r:?}");
+        assert_eq!(
+            r.stdout,
+            format!("name,value\ndatafusion.execution.batch_size,{n}\n")
+        );
+    }
     for (bad, named) in [
         ("\"execution.nope\" = 1\n", "datafusion.execution.nope"),
         (
             "\"execution.batch_size\" = \"lots\"\n",
             "datafusion.execution.batch_size",
         ),
+        ("execution.nope = 1\n", "datafusion.execution.nope"),
     ] {
         let r = show(bad);
         assert_eq!(r.code, 2, "{r:?}");
