@@ -288,9 +288,44 @@ pub struct EngineConfig {
     pub mmap: bool,
     /// DataFusion options set after Skipper's own tuning, for experts and experiments:
     /// `"execution.parquet.pushdown_filters" = true` (the `datafusion.` prefix is optional).
-    /// An unknown key or a value of the wrong type stops the engine from opening.
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    /// Unquoted dotted keys and `[engine.datafusion.execution]` tables, which TOML reads as
+    /// nested tables, are kept by their dotted paths. An unknown key or a value of the wrong
+    /// type stops the engine from opening.
+    #[serde(
+        default,
+        deserialize_with = "dotted_options",
+        skip_serializing_if = "std::collections::BTreeMap::is_empty"
+    )]
     pub datafusion: std::collections::BTreeMap<String, toml::Value>,
+}
+
+/// A table of options by dotted path: `a.b = 1`, `[a] b = 1` and `"a.b" = 1` are one key.
+fn dotted_options<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<std::collections::BTreeMap<String, toml::Value>, D::Error> {
+    fn leaves(
+        path: String,
+        value: toml::Value,
+        out: &mut std::collections::BTreeMap<String, toml::Value>,
+    ) {
+        match value {
+            toml::Value::Table(table) => {
+                for (key, value) in table {
+                    leaves(format!("{path}.{key}"), value, out);
+                }
+            }
+            leaf => {
+                out.insert(path, leaf);
+            }
+        }
+    }
+    let table: std::collections::BTreeMap<String, toml::Value> =
+        Deserialize::deserialize(deserializer)?;
+    let mut out = std::collections::BTreeMap::new();
+    for (key, value) in table {
+        leaves(key, value, &mut out);
+    }
+    Ok(out)
 }
 
 fn default_true() -> bool {

@@ -227,13 +227,7 @@ impl Engine {
                 ),
             );
         }
-        // `execution.batch_size = 1` unquoted, or an `[engine.datafusion.execution]` table, is
-        // TOML for a nested table: its leaves are set under their dotted paths.
-        let mut df_options = Vec::new();
         for (key, value) in &config.engine.datafusion {
-            dotted_leaves(key.clone(), value, &mut df_options);
-        }
-        for (key, value) in &df_options {
             let key = if key.starts_with("datafusion.") {
                 key.clone()
             } else {
@@ -834,18 +828,6 @@ pub fn query_error(e: &datafusion::error::DataFusionError) -> EngineError {
         return EngineError::Resources { message };
     }
     EngineError::Query { message }
-}
-
-/// The leaves of a TOML value under their dotted paths (`a.b = 1` and `[a] b = 1` are tables).
-fn dotted_leaves(path: String, value: &toml::Value, out: &mut Vec<(String, toml::Value)>) {
-    match value {
-        toml::Value::Table(table) => {
-            for (key, value) in table {
-                dotted_leaves(format!("{path}.{key}"), value, out);
-            }
-        }
-        leaf => out.push((path, leaf.clone())),
-    }
 }
 
 /// `"2GiB"`, `"512MB"`, `"1.5g"`, `"1048576"` → bytes (K/M/G/T in powers of 1024, as DataFusion

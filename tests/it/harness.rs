@@ -388,3 +388,20 @@ pub fn home_with_config(config: &str) -> tempfile::TempDir {
     std::fs::write(home.path().join("skipper.toml"), config).unwrap();
     home
 }
+
+/// Writes `batches` (all of one schema, at least one) to the Parquet file `path`, creating its
+/// folder.
+pub fn write_parquet(
+    path: &Path,
+    batches: impl IntoIterator<Item = datafusion::arrow::array::RecordBatch>,
+) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut batches = batches.into_iter().peekable();
+    let schema = batches.peek().expect("at least one batch").schema();
+    let file = std::fs::File::create(path).unwrap();
+    let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(file, schema, None).unwrap();
+    for batch in batches {
+        w.write(&batch).unwrap();
+    }
+    w.close().unwrap();
+}

@@ -45,14 +45,9 @@ fn sorts_and_aggregations_spill_joins_fail_clearly() {
     let r = csv(home.path(), "SELECT * FROM big ORDER BY k, id");
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("spilled"), "{}", r.stderr);
-    let keys: Vec<(u64, u64)> = r
-        .stdout
-        .lines()
-        .skip(1)
-        .map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            (f[1].parse().unwrap(), f[0].parse().unwrap())
-        })
+    let keys: Vec<(u64, u64)> = fields(&r.stdout)
+        .iter()
+        .map(|f| (f[1].parse().unwrap(), f[0].parse().unwrap()))
         .collect();
     assert_eq!(keys.len(), 3_000_000);
     assert!(keys.windows(2).all(|w| w[0] <= w[1]), "output is sorted");
@@ -84,33 +79,28 @@ fn sorts_and_aggregations_spill_joins_fail_clearly() {
 /// splits over both partitions, unlike one CSV file.
 fn write_parquet(dir: &Path, rows: i64) {
     use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray};
-    use datafusion::arrow::datatypes::{DataType, Field, Schema};
     use std::sync::Arc;
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("id", DataType::Int64, false),
-        Field::new("k", DataType::Int64, false),
-        Field::new("s", DataType::Utf8, false),
-    ]));
-    std::fs::create_dir_all(dir.join("data/big")).unwrap();
-    let file = std::fs::File::create(dir.join("data/big/part-0.parquet")).unwrap();
-    let mut w =
-        datafusion::parquet::arrow::ArrowWriter::try_new(file, schema.clone(), None).unwrap();
-    for start in (0..rows).step_by(100_000) {
+    let batches = (0..rows).step_by(100_000).map(|start| {
         let ids: Vec<i64> = (start..(start + 100_000).min(rows)).collect();
         let keys: Vec<i64> = ids.iter().map(|i| (i * 7919) % 1_000_003).collect();
         let texts: Vec<String> = ids.iter().map(|i| format!("row-{i:09}-payload")).collect();
-        let batch = RecordBatch::try_new(
-            schema.clone(),
-            vec![
-                Arc::new(Int64Array::from(ids)),
-                Arc::new(Int64Array::from(keys)),
-                Arc::new(StringArray::from(texts)),
-            ],
-        )
-        .unwrap();
-        w.write(&batch).unwrap();
-    }
-    w.close().unwrap();
+        RecordBatch::try_from_iter([
+            ("id", Arc::new(Int64Array::from(ids)) as _),
+            ("k", Arc::new(Int64Array::from(keys)) as _),
+            ("s", Arc::new(StringArray::from(texts)) as _),
+        ])
+        .unwrap()
+    });
+    crate::harness::write_parquet(&dir.join("data/big/part-0.parquet"), batches);
+}
+
+/// The data rows of CSV output, split into fields (no field here holds a comma).
+fn fields(stdout: &str) -> Vec<Vec<&str>> {
+    stdout
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect()
 }
 
 /// A known gap, pinned down: DataFusion 55's external sort often cannot finish a Parquet sort
@@ -144,22 +134,19 @@ fn parquet_sorts_over_the_limit_finish_or_fail_clearly() {
         assert_eq!(r.code, 0, "{query}: {}", r.stderr);
         eprintln!("{query}: finished");
         assert!(r.stderr.contains("spilled"), "{}", r.stderr);
-        let rows: Vec<(&str, u64)> = r
-            .stdout
-            .lines()
-            .skip(1)
-            .map(|l| {
-                let (a, b) = l.split_once(',').unwrap();
-                (a, b.parse().unwrap())
-            })
-            .collect();
+        let rows = fields(&r.stdout);
         assert_eq!(rows.len(), 3_000_000, "{query}");
         if query.contains("ORDER BY k") {
-            let keys: Vec<(u64, u64)> =
-                rows.iter().map(|(a, b)| (a.parse().unwrap(), *b)).collect();
+            let keys: Vec<(u64, u64)> = rows
+                .iter()
+                .map(|f| (f[0].parse().unwrap(), f[1].parse().unwrap()))
+                .collect();
             assert!(keys.windows(2).all(|w| w[0] <= w[1]), "{query}: sorted");
         } else {
-            assert!(rows.windows(2).all(|w| w[0].0 >= w[1].0), "{query}: sorted");
+            assert!(
+                rows.windows(2).all(|w| w[0][0] >= w[1][0]),
+                "{query}: sorted"
+            );
         }
     }
 }

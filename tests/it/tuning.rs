@@ -13,11 +13,7 @@ const DIM: i64 = 200_000;
 const FACT: i64 = 500_000;
 
 fn write_parquet(path: &Path, batch: RecordBatch) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let mut w =
-        ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), None).unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
+    crate::harness::write_parquet(path, [batch]);
 }
 
 /// `dim(id, tag)`: tag 'x' on one id in a thousand; `fact(id, v)`: v = row number, id = v % DIM.
@@ -457,8 +453,8 @@ fn a_correlated_average_over_the_same_table_is_a_window() {
 }
 
 /// `[engine.datafusion]` sets DataFusion options after Skipper's own tuning (with or without
-/// the `datafusion.` prefix, quoted, dotted or as sub-tables); an unknown key or a value of the wrong type is a one-line
-/// configuration error (exit 2) naming it, and nothing runs.
+/// the `datafusion.` prefix; quoted, dotted or as sub-tables); an unknown key or a value of the
+/// wrong type is a one-line configuration error (exit 2) naming it, and nothing runs.
 #[test]
 fn datafusion_options_from_the_config_apply_and_bad_ones_are_config_errors() {
     let show = |extra: &str| {
