@@ -12,6 +12,7 @@
 
 mod aggwindow;
 mod explain;
+mod extsort;
 mod federation;
 mod files;
 pub mod introspect;
@@ -276,6 +277,10 @@ impl Engine {
             .with_physical_optimizer_rules({
                 let mut rules =
                     datafusion::physical_optimizer::optimizer::PhysicalOptimizer::new().rules;
+                if config.engine.memory_limit.is_some() {
+                    // Before sharing: a shared subplan is out of the later rules' reach.
+                    rules.push(Arc::new(extsort::SpillingSorts));
+                }
                 rules.push(Arc::new(tuning::CheapPredicatesFirst));
                 rules.push(Arc::new(share::ShareRepeatedSubplans));
                 rules.push(Arc::new(tuning::EarlyDynamicFilters));

@@ -167,7 +167,10 @@ fn analyse(
     }
     info.works |= node.downcast_ref::<AggregateExec>().is_some()
         || node.downcast_ref::<HashJoinExec>().is_some()
-        || node.downcast_ref::<SortExec>().is_some();
+        || node.downcast_ref::<SortExec>().is_some()
+        || node
+            .downcast_ref::<super::extsort::SpillingSortExec>()
+            .is_some();
     let _ = node.apply_expressions(&mut |e| {
         info.volatile |= datafusion::physical_expr_common::physical_expr::is_volatile(e);
         Ok(TreeNodeRecursion::Continue)
