@@ -36,7 +36,9 @@ def measured(cmd, env=None, cwd=None):
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         elapsed = time.perf_counter() - t
         if r.returncode != 0:
-            raise RuntimeError(f"exit {r.returncode}: {r.stderr.decode().strip()[:200]}")
+            lines = r.stderr.decode().strip().splitlines() or [""]
+            why = next((line for line in lines if "error" in line.lower()), lines[-1])
+            raise RuntimeError(f"exit {r.returncode}: {why.strip()[:200]}")
         kib = int(rss.read().strip().splitlines()[-1])
     return elapsed, kib / 1024
 
@@ -88,7 +90,7 @@ def main():
     def skipper_env(home):
         return dict(os.environ, SKIPPER_DATA_DIR=os.path.join(home, "state"), NO_COLOR="1")
 
-    binary = common.skipper_bin()
+    binary = os.path.abspath(common.skipper_bin())
     engines = dict([
         engine("skipper", lambda q: [binary, "-q", "sql", "--format", "csv", q],
                env=skipper_env(limited), cwd=limited),

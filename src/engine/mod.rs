@@ -202,8 +202,9 @@ impl Engine {
             let bytes = parse_bytes(limit).map_err(|e| EngineError::Config {
                 message: format!("[engine] memory_limit = \"{limit}\": {e}"),
             })?;
-            // Each sort partition reserves this up front for its final merge (10MB by
-            // default); under a small limit those reservations alone would exhaust it.
+            // Each sort partition (extsort.rs: its output workspace) and each spilling
+            // aggregation reserves this up front (10MB by default); under a small limit those
+            // reservations alone would exhaust it.
             let per_sort = (bytes / (2 * threads.max(1))).clamp(256 << 10, 10 << 20);
             session_config = session_config.with_sort_spill_reservation_bytes(per_sort);
             // Merging spilled runs holds a batch per run; DataFusion's default batch size keeps
