@@ -14,8 +14,19 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+def tpch_data(sf, data=None):
+    """The folder of TPC-H Parquet files at scale factor `sf` (default target/bench/tpch-sfN),
+    generated with tpchgen-cli on first use."""
+    data = os.path.abspath(data or os.path.join(ROOT, "target", "bench", f"tpch-sf{sf}"))
+    if not os.path.exists(os.path.join(data, "lineitem.parquet")):
+        os.makedirs(data, exist_ok=True)
+        subprocess.run(["tpchgen-cli", "parquet", "-s", sf, f"--output-dir={data}"], check=True)
+    return data
+
+
 def skipper_bin():
-    path = os.environ.get("SKIPPER_BIN", os.path.join(ROOT, "target", "release", "skipper"))
+    # Absolute: the benchmarks run Skipper from its home folder.
+    path = os.path.abspath(os.environ.get("SKIPPER_BIN", os.path.join(ROOT, "target", "release", "skipper")))
     if not os.path.exists(path):
         sys.exit(f"error: {path} not found\nhint: cargo build --release (fat LTO, ~30 min on 2 cores), or set SKIPPER_BIN")
     return path

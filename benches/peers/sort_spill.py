@@ -50,10 +50,7 @@ def main():
     ap.add_argument("--sf", default="1")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
-    data = os.path.join(common.ROOT, "target", "bench", f"tpch-sf{args.sf}")
-    if not os.path.exists(os.path.join(data, "lineitem.parquet")):
-        os.makedirs(data, exist_ok=True)
-        subprocess.run(["tpchgen-cli", "parquet", "-s", args.sf, f"--output-dir={data}"], check=True)
+    data = common.tpch_data(args.sf)
     lineitem = os.path.join(data, "lineitem.parquet")
     lake = tempfile.mkdtemp(prefix="sort-bench-")
     os.symlink(lineitem, os.path.join(lake, "lineitem.parquet"))
@@ -90,7 +87,7 @@ def main():
     def skipper_env(home):
         return dict(os.environ, SKIPPER_DATA_DIR=os.path.join(home, "state"), NO_COLOR="1")
 
-    binary = os.path.abspath(common.skipper_bin())
+    binary = common.skipper_bin()
     engines = dict([
         engine("skipper", lambda q: [binary, "-q", "sql", "--format", "csv", q],
                env=skipper_env(limited), cwd=limited),

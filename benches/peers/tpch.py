@@ -10,7 +10,6 @@ extension, loaded by file path; the data from tpchgen-cli).
 """
 import argparse
 import os
-import subprocess
 
 import common
 
@@ -39,10 +38,7 @@ def main():
     ap.add_argument("--baseline-bin", default=None,
                     help="an earlier skipper binary, run side by side as `baseline`")
     args = ap.parse_args()
-    data = os.path.abspath(args.data or os.path.join(common.ROOT, "target", "bench", f"tpch-sf{args.sf}"))
-    if not os.path.exists(os.path.join(data, "lineitem.parquet")):
-        os.makedirs(data, exist_ok=True)
-        subprocess.run(["tpchgen-cli", "parquet", "-s", args.sf, f"--output-dir={data}"], check=True)
+    data = common.tpch_data(args.sf, args.data)
     queries = tpch_queries()
     if args.only:
         keep = set(args.only.split(","))

@@ -8,8 +8,6 @@ passthrough off (the datafusion-table-providers row reader) for reference.
 Starts its own PostgreSQL server and loads lineitem through DuckDB's postgres writer.
 """
 import argparse
-import os
-import subprocess
 import time
 
 import common
@@ -21,10 +19,7 @@ def main():
     ap.add_argument("--sf", default="1")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
-    data = os.path.join(common.ROOT, "target", "bench", f"tpch-sf{args.sf}")
-    if not os.path.exists(os.path.join(data, "lineitem.parquet")):
-        os.makedirs(data, exist_ok=True)
-        subprocess.run(["tpchgen-cli", "parquet", "-s", args.sf, f"--output-dir={data}"], check=True)
+    data = common.tpch_data(args.sf)
     pg = common.Postgres()
     try:
         dk = common.duckdb_with_postgres(pg, args.threads)

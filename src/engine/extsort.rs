@@ -21,9 +21,11 @@
 //! bytes they hold. A top-K sort (`ORDER BY … LIMIT n`) is left to DataFusion: its memory is
 //! bounded by n.
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, GenericByteViewArray, RecordBatch, RecordBatchOptions,
+};
 use datafusion::arrow::compute::interleave_record_batch;
-use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::datatypes::{ByteViewType, DataType, SchemaRef};
 use datafusion::arrow::ipc::reader::StreamReader;
 use datafusion::arrow::ipc::writer::StreamWriter;
 use datafusion::arrow::row::{RowConverter, Rows, SortField};
@@ -738,41 +740,18 @@ impl Iterator for Merger {
 /// array made by sorting or merging still points at every buffer it was taken from, and one
 /// read from Parquet may point into a whole decoded page.
 fn compact(batch: RecordBatch, slack: usize) -> RecordBatch {
-    fn wasteful(held: usize, used: usize, slack: usize) -> bool {
-        held > slack * used + (4 << 10)
-    }
-    /// What the buffers keep allocated: a buffer may be a small slice of a large allocation
-    /// (the Parquet reader's views into a decoded dictionary page), which memory accounting
-    /// counts whole.
-    fn held(buffers: &[datafusion::arrow::buffer::Buffer]) -> usize {
-        buffers.iter().map(|b| b.capacity().max(b.len())).sum()
-    }
     let mut changed = false;
     let columns: Vec<ArrayRef> = batch
         .columns()
         .iter()
-        .map(|column| match column.data_type() {
-            DataType::Utf8View => {
-                let a = column.as_string_view();
-                let held = held(a.data_buffers());
-                if wasteful(held, a.total_buffer_bytes_used(), slack) {
-                    changed = true;
-                    Arc::new(a.gc()) as ArrayRef
-                } else {
-                    Arc::clone(column)
-                }
-            }
-            DataType::BinaryView => {
-                let a = column.as_binary_view();
-                let held = held(a.data_buffers());
-                if wasteful(held, a.total_buffer_bytes_used(), slack) {
-                    changed = true;
-                    Arc::new(a.gc()) as ArrayRef
-                } else {
-                    Arc::clone(column)
-                }
-            }
-            _ => Arc::clone(column),
+        .map(|column| {
+            let compacted = match column.data_type() {
+                DataType::Utf8View => compact_views(column.as_string_view(), slack),
+                DataType::BinaryView => compact_views(column.as_binary_view(), slack),
+                _ => None,
+            };
+            changed |= compacted.is_some();
+            compacted.unwrap_or_else(|| Arc::clone(column))
         })
         .collect();
     if !changed {
@@ -780,6 +759,22 @@ fn compact(batch: RecordBatch, slack: usize) -> RecordBatch {
     }
     let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
     RecordBatch::try_new_with_options(batch.schema(), columns, &options).unwrap_or(batch)
+}
+
+/// The view array rewritten with only the bytes its values use, when its buffers hold more than
+/// `slack` times that. What a buffer holds is its allocation: it may be a small slice of a large
+/// one (the Parquet reader's views into a decoded dictionary page), which memory accounting
+/// counts whole.
+fn compact_views<T: ByteViewType>(
+    array: &GenericByteViewArray<T>,
+    slack: usize,
+) -> Option<ArrayRef> {
+    let held: usize = array
+        .data_buffers()
+        .iter()
+        .map(|b| b.capacity().max(b.len()))
+        .sum();
+    (held > slack * array.total_buffer_bytes_used() + (4 << 10)).then(|| Arc::new(array.gc()) as _)
 }
 
 #[cfg(test)]
