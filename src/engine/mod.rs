@@ -221,6 +221,14 @@ impl Engine {
             ));
         }
         if let Some(dir) = &config.engine.spill_dir {
+            // Checked now, so a bad folder is a configuration error at start and not an I/O
+            // error, without the setting's name, in the middle of the first large sort.
+            usable_spill_dir(dir).map_err(|e| EngineError::Config {
+                message: format!(
+                    "[engine] spill_dir = \"{}\": cannot write spill files there ({e})",
+                    dir.display()
+                ),
+            })?;
             builder = builder.with_disk_manager_builder(
                 datafusion::execution::disk_manager::DiskManagerBuilder::default().with_mode(
                     datafusion::execution::disk_manager::DiskManagerMode::Directories(vec![
@@ -834,6 +842,14 @@ pub fn query_error(e: &datafusion::error::DataFusionError) -> EngineError {
         return EngineError::Resources { message };
     }
     EngineError::Query { message }
+}
+
+/// Creates the spill folder if it is missing and proves a file can be written in it.
+fn usable_spill_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let probe = dir.join(format!(".skipper-probe-{}", std::process::id()));
+    std::fs::File::create(&probe)?;
+    std::fs::remove_file(&probe)
 }
 
 /// `"2GiB"`, `"512MB"`, `"1.5g"`, `"1048576"` → bytes (K/M/G/T in powers of 1024, as DataFusion

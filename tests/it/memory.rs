@@ -158,6 +158,46 @@ fn a_bad_memory_limit_is_a_configuration_error() {
     assert!(r.stderr.contains("memory_limit = \"lots\""), "{}", r.stderr);
 }
 
+/// A spill folder that cannot be written is a configuration error at start (exit 2, naming the
+/// setting), not an I/O error in the middle of the first sort that spills. A missing one is
+/// created.
+#[test]
+fn an_unusable_spill_dir_is_a_configuration_error() {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    for dir in [file.path().to_path_buf(), file.path().join("below")] {
+        let home = home(
+            10,
+            &format!("memory_limit = \"16MB\"\nspill_dir = \"{}\"", dir.display()),
+        );
+        let r = run(skipper(home.path()).args(["sql", "SELECT 1"]));
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert!(
+            r.stderr
+                .contains(&format!("spill_dir = \"{}\": cannot write", dir.display())),
+            "{}",
+            r.stderr
+        );
+        assert!(r.stdout.is_empty());
+    }
+    let root = tempfile::tempdir().unwrap();
+    let missing = root.path().join("spill/here");
+    let home = home(
+        10,
+        &format!(
+            "memory_limit = \"16MB\"\nspill_dir = \"{}\"",
+            missing.display()
+        ),
+    );
+    let r = run(skipper(home.path()).args(["sql", "SELECT 1 AS one"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(missing.is_dir());
+    assert_eq!(
+        std::fs::read_dir(&missing).unwrap().count(),
+        0,
+        "no probe left"
+    );
+}
+
 /// Peak RSS (KiB) of `skipper sql --format csv "SELECT * FROM big"`, measured by the kernel's
 /// accounting for children (python's getrusage), output discarded.
 fn export_peak_rss(home: &Path) -> u64 {
