@@ -23,6 +23,14 @@ mod morsels;
 mod passthrough;
 mod pgcopy;
 mod pgfuncs;
+mod pgintervals;
+mod pgliterals;
+mod pgnumeric;
+mod pgordered;
+mod pgtext;
+mod pgtochar;
+mod pgzones;
+pub use pgtext::{postgres_duration, postgres_interval};
 mod pgread;
 mod pgtable;
 pub mod postgres;
@@ -184,6 +192,10 @@ impl Engine {
             .with_create_default_catalog_and_schema(true)
             // `2.5` is an exact numeric in Postgres (and in SQL): a decimal, not a double.
             .set_bool("datafusion.sql_parser.parse_float_as_decimal", true)
+            // The session's zone is UTC, as in the Postgres sessions Skipper opens: `::timestamptz`
+            // is then a zoned timestamp (DataFusion's default, no zone, made it a naive one) and
+            // `now()` an instant.
+            .set_str("datafusion.execution.time_zone", "UTC")
             // Tuned for small machines (2 cores; see benches/peers/tpch.py and the README):
             // larger batches amortise per-batch work, and joins whose build side is small enough
             // (32 MiB / 1M rows) build it once instead of repartitioning both sides.
@@ -304,10 +316,17 @@ impl Engine {
             )))
             .build();
         let mut state = state;
+        pgnumeric::register(&mut state);
+        pgtext::register(&mut state);
         state.add_analyzer_rule(Arc::new(pgfuncs::RoundingIntCasts));
         state.add_analyzer_rule(Arc::new(tuning::UtcDateTrunc));
         let ctx = SessionContext::new_with_state(state);
         pgfuncs::register(&ctx);
+        pgintervals::register(&ctx);
+        pgordered::register(&ctx);
+        pgzones::register(&ctx);
+        // After pgfuncs: it wraps the `to_char` that pgfuncs registered.
+        pgtochar::register(&ctx);
 
         let connect_timeout = Duration::from_secs(config.engine.connect_timeout_secs.max(1));
         let query_timeout = Duration::from_secs(config.engine.query_timeout_secs.max(1));
@@ -542,6 +561,12 @@ impl Engine {
         let started = std::time::Instant::now();
         let mut statement = statement.clone();
         pgfuncs::alias_function_columns(&mut statement);
+        pgintervals::positional_make_interval(&mut statement);
+        pgliterals::postgres_literals(&mut statement);
+        pgtext::substring_pattern_calls(&mut statement);
+        pgtext::uuid_casts(&mut statement);
+        pgzones::at_time_zone_calls(&mut statement);
+        pgintervals::overlaps_as_comparisons(&mut statement);
         pgfuncs::rewrite_similar_to(&mut statement);
         let mut state = state;
         let logical = match state

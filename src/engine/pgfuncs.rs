@@ -194,6 +194,20 @@ pub(super) fn postgres_names(statement: &mut Statement) {
                     "signum" => Some("sign"),
                     _ => None,
                 };
+                // `substr(x, 'pattern')` is DataFusion's plan of `substring(x FROM 'pattern')`;
+                // Postgres's `substr` takes only positions.
+                let pattern_form = || {
+                    use datafusion::sql::sqlparser::ast::{
+                        Expr as A, FunctionArg, FunctionArgExpr, FunctionArguments, Value,
+                    };
+                    matches!(&f.args, FunctionArguments::List(l) if l.args.len() == 2
+                        && matches!(&l.args[1], FunctionArg::Unnamed(FunctionArgExpr::Expr(
+                            A::Value(v))) if matches!(v.value, Value::SingleQuotedString(_))))
+                };
+                let renamed = renamed.or_else(|| {
+                    (f.name.to_string().eq_ignore_ascii_case("substr") && pattern_form())
+                        .then_some("substring")
+                });
                 if let Some(n) = renamed {
                     f.name = datafusion::sql::sqlparser::ast::ObjectName::from(vec![Ident::new(n)]);
                 }
@@ -669,7 +683,7 @@ mod tests {
     fn age_matches_postgres() {
         let iv = |a: &str, b: &str| {
             let v = age(ts(a), ts(b));
-            crate::render::postgres_interval(v.months, v.days, v.nanoseconds)
+            crate::engine::postgres_interval(v.months, v.days, v.nanoseconds)
         };
         assert_eq!(
             iv("2025-06-30 00:00:00", "2015-12-29 00:00:00"),

@@ -8,9 +8,9 @@
 //! Postgres rounds), where the upstream reader refused the value outright.
 
 use super::pgcopy::{CopyDecoder, PgKind};
-use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::array::{ArrayRef, RecordBatch};
 use datafusion::arrow::compute::{CastOptions, cast_with_options};
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, IntervalUnit, SchemaRef, TimeUnit};
 use datafusion::common::DataFusionError;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::Result as DfResult;
@@ -325,6 +325,34 @@ pub(super) fn read(
     builder.build()
 }
 
+/// Postgres intervals where DataFusion planned a duration (a difference of timestamps, or an
+/// aggregate of them, which Postgres types as an interval of days and time): a day is 24 hours
+/// there, as in `timestamp - timestamp`. Intervals with months have no fixed length: an error.
+fn interval_as_duration(c: &ArrayRef, unit: TimeUnit) -> Result<ArrayRef, String> {
+    use datafusion::arrow::array::{AsArray, DurationNanosecondArray};
+    use datafusion::arrow::datatypes::IntervalMonthDayNanoType;
+    const DAY: i64 = 86_400_000_000_000;
+    let intervals = c.as_primitive::<IntervalMonthDayNanoType>();
+    let mut nanos = Vec::with_capacity(intervals.len());
+    for v in intervals.iter() {
+        nanos.push(match v {
+            None => None,
+            Some(v) if v.months != 0 => {
+                return Err(format!("{} months have no fixed length", v.months));
+            }
+            Some(v) => Some(
+                (v.days as i64)
+                    .checked_mul(DAY)
+                    .and_then(|d| d.checked_add(v.nanoseconds))
+                    .ok_or("interval out of range")?,
+            ),
+        });
+    }
+    let nanos: ArrayRef = Arc::new(DurationNanosecondArray::from(nanos));
+    cast_with_options(&nanos, &DataType::Duration(unit), &CastOptions::default())
+        .map_err(|e| e.to_string())
+}
+
 /// Cast a decoded batch to the planned schema (names and types).
 fn conform(batch: RecordBatch, schema: &SchemaRef) -> DfResult<RecordBatch> {
     let options = CastOptions {
@@ -338,6 +366,19 @@ fn conform(batch: RecordBatch, schema: &SchemaRef) -> DfResult<RecordBatch> {
         .map(|(c, f)| {
             if c.data_type() == f.data_type() {
                 Ok(Arc::clone(c))
+            } else if let (
+                DataType::Interval(IntervalUnit::MonthDayNano),
+                DataType::Duration(unit),
+            ) = (c.data_type(), f.data_type())
+            {
+                interval_as_duration(c, *unit).map_err(|e| {
+                    DataFusionError::Execution(format!(
+                        "column '{}' from Postgres (interval) does not fit the planned type {}: \
+                         {e}",
+                        f.name(),
+                        f.data_type()
+                    ))
+                })
             } else {
                 cast_with_options(c, f.data_type(), &options).map_err(|e| {
                     DataFusionError::Execution(format!(

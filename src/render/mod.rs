@@ -288,6 +288,24 @@ impl CellFormatter {
                 let v = array.as_primitive::<IntervalYearMonthType>().value(row);
                 Cell::Text(postgres_interval(v, 0, 0))
             }
+            // A difference of timestamps: Postgres's interval, whole days apart (as it prints
+            // `timestamp - timestamp`), instead of arrow's ISO 8601 `PT3637S`.
+            DataType::Duration(unit) => {
+                use datafusion::arrow::datatypes::{
+                    DurationMicrosecondType as Us, DurationMillisecondType as Ms,
+                    DurationNanosecondType as Ns, DurationSecondType as S,
+                };
+                let (v, per): (i64, i128) = match unit {
+                    TimeUnit::Second => (array.as_primitive::<S>().value(row), 1_000_000_000),
+                    TimeUnit::Millisecond => (array.as_primitive::<Ms>().value(row), 1_000_000),
+                    TimeUnit::Microsecond => (array.as_primitive::<Us>().value(row), 1_000),
+                    TimeUnit::Nanosecond => (array.as_primitive::<Ns>().value(row), 1),
+                };
+                match i64::try_from(v as i128 * per) {
+                    Ok(nanos) => Cell::Text(crate::engine::postgres_duration(nanos)),
+                    Err(_) => self.fallback(array, row),
+                }
+            }
             DataType::Dictionary(_, _) => {
                 let dict = array.as_any_dictionary();
                 match dict.normalized_keys().get(row) {
@@ -313,51 +331,8 @@ fn is_exact_text(f: &datafusion::arrow::datatypes::Field) -> bool {
     f.metadata().get("skipper.type").map(String::as_str) == Some("numeric")
 }
 
-/// An interval the way Postgres prints it (IntervalStyle `postgres`):
-/// `1 year 2 mons 3 days 04:05:06.5`, `-3 mons`, `-1 days +02:00:00`, `00:00:00`.
-pub fn postgres_interval(months: i32, days: i32, nanos: i64) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let years = months / 12;
-    let mons = months % 12;
-    let unit = |n: i64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-    if years != 0 {
-        parts.push(unit(years as i64, "year", "years"));
-    }
-    if mons != 0 {
-        parts.push(unit(mons as i64, "mon", "mons"));
-    }
-    if days != 0 {
-        parts.push(unit(days as i64, "day", "days"));
-    }
-    let any_negative = months < 0 || days < 0;
-    if nanos != 0 || parts.is_empty() {
-        let neg = nanos < 0;
-        let n = nanos.unsigned_abs();
-        let micros = n / 1_000;
-        let secs = micros / 1_000_000;
-        let frac = micros % 1_000_000;
-        let mut t = format!(
-            "{:02}:{:02}:{:02}",
-            secs / 3600,
-            (secs / 60) % 60,
-            secs % 60
-        );
-        if frac != 0 {
-            let f = format!("{frac:06}");
-            t.push('.');
-            t.push_str(f.trim_end_matches('0'));
-        }
-        let sign = if neg {
-            "-"
-        } else if any_negative {
-            "+"
-        } else {
-            ""
-        };
-        parts.push(format!("{sign}{t}"));
-    }
-    parts.join(" ")
-}
+/// An interval the way Postgres prints it (the engine's, which casts to text the same way).
+pub use crate::engine::postgres_interval;
 
 /// What a finished write reports, for the stderr summary.
 #[derive(Debug, Clone, Copy, Default)]
@@ -686,6 +661,21 @@ mod tests {
         assert_eq!(postgres_interval(0, 0, 0), "00:00:00");
         assert_eq!(postgres_interval(0, 1, -h), "1 day -01:00:00");
         assert_eq!(postgres_interval(0, 0, 30 * h), "30:00:00");
+    }
+
+    /// Postgres 15: `timestamp '2024-01-02 02:00' - timestamp '2024-01-01'` and the reverse,
+    /// and `timestamp '2024-01-01' - timestamp '2024-01-01 01:00:37'`.
+    #[test]
+    fn timestamp_differences_print_as_postgres_intervals() {
+        let us = 3_600_000_000i64;
+        let a = datafusion::arrow::array::DurationMicrosecondArray::from(vec![
+            26 * us,
+            -26 * us,
+            -(us + 37_000_000),
+        ]);
+        let f = CellFormatter::new(chrono_tz::UTC);
+        let text: Vec<String> = (0..3).map(|i| f.cell(&a, i).text()).collect();
+        assert_eq!(text, ["1 day 02:00:00", "-1 days -02:00:00", "-01:00:37"]);
     }
 
     #[test]

@@ -485,3 +485,19 @@ SELECT extract(hour FROM ordered_at) AS h, count(*) AS n FROM shop.orders GROUP 
 SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY items) AS median_items FROM (SELECT order_id, sum(qty) AS items FROM shop.order_items GROUP BY order_id) t;
 -- biz_20: last 30 days of data
 SELECT count(*) AS n FROM shop.orders WHERE ordered_at > (SELECT max(ordered_at) FROM shop.orders) - INTERVAL '30 days';
+-- local_01: numeric avg and division evaluated by DataFusion (no table: nothing to push down)
+SELECT g, avg(x) AS mean, sum(x) / count(*) AS per_row, round(avg(x), 2) AS mean2, sum(x) / 7 AS seventh, 1 / sum(x) AS inverse FROM (VALUES ('a', 1.25), ('a', 2.50), ('b', 10.00), ('b', 0.01), ('b', NULL), ('c', 333.33)) t(g, x) GROUP BY g;
+-- local_02: numeric avg over a sliding window, and of distinct values, evaluated by DataFusion
+SELECT id, avg(x) OVER (ORDER BY id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS moving, avg(x) OVER () AS overall FROM (VALUES (1, 2.00), (2, 3.00), (3, 3.00), (4, NULL), (5, 7.25)) t(id, x) ORDER BY id;
+-- local_03: avg(DISTINCT numeric) and a whole-input numeric avg, evaluated by DataFusion
+SELECT avg(DISTINCT x) AS distinct_mean, avg(x) AS mean, max(x) / min(x) AS spread FROM (VALUES (2.00), (3.00), (3.00), (7.25)) t(x);
+-- local_04: width_bucket, percentile_disc and mode evaluated by DataFusion
+SELECT width_bucket(x, 0, 10, 5) AS bucket, count(*) AS n, percentile_disc(0.5) WITHIN GROUP (ORDER BY x) AS median, mode() WITHIN GROUP (ORDER BY tag) AS top_tag FROM (VALUES (1.5, 'a'), (2.0, 'b'), (1.9, 'b'), (0.5, 'a'), (9.99, 'b'), (10.0, 'a'), (-1.0, 'c'), (4.0, 'a'), (5.0, 'c'), (4.5, 'c'), (3.9, 'a'), (2.5, 'c'), (3.0, 'c')) t(x, tag) GROUP BY 1;
+-- local_05: interval avg, justify and make_interval evaluated by DataFusion
+SELECT g, avg(d) AS mean, justify_interval(sum(d)) AS total, make_interval(weeks => 1, mins => 30) AS w FROM (VALUES (1, INTERVAL '1 day'), (1, INTERVAL '2 days 00:00:01'), (2, INTERVAL '1 mon'), (2, INTERVAL '2 mons 3 hours')) t(g, d) GROUP BY g;
+-- local_06: substring regex, format, json_build_object, real arithmetic and interval text evaluated by DataFusion
+SELECT n, substring(s FROM '@(.*)$') AS domain, substring(s FROM '[0-9]+') AS digits, format('%s <%s> %L', n, s, ok) AS f, json_build_object('n', n, 'ok', ok, 'r', r)::text AS j, r * 2 AS r2, d::text AS dt FROM (VALUES ('ann@example.com', 'Ann', true, 0.31::real, INTERVAL '1 day 02:00:00'), ('bob42@test.org', 'Bob', false, 1.5::real, INTERVAL '-3 hours')) t(s, n, ok, r, d);
+-- local_07: timestamp difference, exponent numeric, interval and timestamp literals evaluated by DataFusion
+SELECT b - a AS diff, '1e3'::numeric AS big, INTERVAL '1 month - 1 day' AS iv, '2024-03-05 10:00'::timestamp + INTERVAL '90 minutes' AS t FROM (VALUES (TIMESTAMP '2024-01-01 00:00', TIMESTAMP '2024-01-02 02:00:05.5')) t(a, b);
+-- local_08: AT TIME ZONE both ways, OVERLAPS and to_char of numbers evaluated by DataFusion
+SELECT id, t AT TIME ZONE 'America/New_York' AS ny, n AT TIME ZONE 'America/New_York' AS from_ny, to_char(p, 'FM999G990D00') AS p1, to_char(p, '9999.99') AS p2, (t, t + INTERVAL '2 hours') OVERLAPS ('2024-03-10 12:00+00'::timestamptz, '2024-03-10 13:00+00'::timestamptz) AS ov FROM (VALUES (1, '2024-03-10 11:30+00'::timestamptz, '2024-03-10 02:30'::timestamp, 1234.567), (2, '2024-11-03 05:30+00'::timestamptz, '2024-11-03 01:30'::timestamp, -0.5), (3, '2024-03-10 14:00+00'::timestamptz, '2024-07-01 12:00'::timestamp, 99999.1)) v(id, t, n, p);

@@ -1,0 +1,1081 @@
+//! Numeric division and `avg` of numerics on the DataFusion path, with Postgres's result scale.
+//!
+//! Postgres gives a numeric quotient a scale chosen per value (`select_div_scale` in its
+//! `numeric.c`, re-derived here): at least 16 significant digits, and never fewer decimals than
+//! either operand has, so `1::numeric / 3` is `0.33333333333333333333` and `avg` of a
+//! numeric(12,2) column is `1234.5000000000000000`. `avg(numeric)` is the same division of the
+//! sum by the count. DataFusion plans a fixed scale instead (6 places for `avg`, `s1 + p2 + 1` for
+//! `/`, truncating), so its quotients lost digits, and so did the answers Postgres computed in a
+//! federated fragment, as they were read into that planned scale.
+//!
+//! Here, on the DataFusion path:
+//! - `a / b` of numerics (or a numeric and an integer) is rewritten, before type coercion, to
+//!   `numeric_div(a, b)`: typed `Decimal128(38, max(20, s1, s2))`, computed per value with
+//!   Postgres's scale and rounding (half away from zero), then padded to the column's scale. The
+//!   name is Postgres's own function behind the `/` operator, so a federated fragment unparses to
+//!   SQL Postgres runs itself.
+//! - `avg` of a Decimal128 is typed the same way and finished by the same division.
+//!
+//! Twenty places hold every quotient of magnitude at least 10⁻⁴ exactly as Postgres prints it
+//! (Postgres uses 16 places from 1 up, 20 from 10⁻⁴); smaller quotients are rounded to 20 places
+//! (or to the operands' scale when that is larger), and Decimal128 leaves 18 integer digits. A
+//! result outside that range is an error, never a wrong number.
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Decimal128Array, Decimal128Builder, ListArray,
+};
+use datafusion::arrow::datatypes::{
+    DataType, Decimal128Type, Decimal256Type, Field, FieldRef, i256,
+};
+use datafusion::common::tree_node::Transformed;
+use datafusion::common::{DFSchema, DataFusionError, ScalarValue};
+use datafusion::config::ConfigOptions;
+use datafusion::error::Result as DfResult;
+use datafusion::logical_expr::expr::ScalarFunction;
+use datafusion::logical_expr::expr_rewriter::FunctionRewrite;
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDF, AggregateUDFImpl, BinaryExpr, ColumnarValue, Expr, ExprSchemable,
+    GroupsAccumulator, Operator, ReversedUDAF, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
+    Signature, Volatility,
+};
+use std::collections::HashSet;
+use std::sync::{Arc, LazyLock};
+
+/// Postgres's `NUMERIC_MIN_SIG_DIGITS`: a quotient keeps at least this many significant digits.
+const MIN_SIG_DIGITS: i32 = 16;
+/// The fewest decimal places a planned quotient column has (see the module docs).
+const MIN_PLANNED_SCALE: i8 = 20;
+const MAX_PRECISION: u8 = 38;
+
+/// The scale a numeric quotient (or average) column is planned with.
+fn quotient_scale(s1: i8, s2: i8) -> i8 {
+    MIN_PLANNED_SCALE.max(s1).max(s2).min(MAX_PRECISION as i8)
+}
+
+fn quotient_type(s1: i8, s2: i8) -> DataType {
+    DataType::Decimal128(MAX_PRECISION, quotient_scale(s1, s2))
+}
+
+static NUMERIC_DIV: LazyLock<Arc<ScalarUDF>> =
+    LazyLock::new(|| Arc::new(ScalarUDF::new_from_impl(NumericDiv::new())));
+
+/// Register `numeric_div`, Postgres's `avg` for numerics, and the rewrite of `/`.
+pub(super) fn register(state: &mut datafusion::execution::session_state::SessionState) {
+    use datafusion::execution::FunctionRegistry;
+    let ok = state
+        .register_udf(Arc::clone(&NUMERIC_DIV))
+        .and_then(|_| {
+            state.register_udaf(Arc::new(AggregateUDF::new_from_impl(PgAvg::new(
+                datafusion::functions_aggregate::average::avg_udaf(),
+            ))))
+        })
+        .and_then(|_| state.register_udf(Arc::new(ScalarUDF::new_from_impl(WidthBucket::new()))))
+        .and_then(|_| state.register_function_rewrite(Arc::new(NumericDivision)))
+        .and_then(|_| state.register_function_rewrite(Arc::new(RealWidening)));
+    // Registering into a fresh session's maps cannot fail; if it ever did, DataFusion's own
+    // division and avg stay in place, which is a scale difference and not a failure.
+    if let Err(e) = ok {
+        tracing::warn!("Postgres numeric division not registered: {e}");
+    }
+}
+
+/// The integer's decimal precision when an integer meets a numeric (as Postgres casts it).
+fn integer_digits(t: &DataType) -> Option<u8> {
+    Some(match t {
+        DataType::Int8 | DataType::UInt8 => 3,
+        DataType::Int16 | DataType::UInt16 => 5,
+        DataType::Int32 | DataType::UInt32 => 10,
+        DataType::Int64 | DataType::UInt64 => 20,
+        _ => return None,
+    })
+}
+
+/// Rewrites `a / b` to `numeric_div(a, b)` when one side is a Decimal128 and the other a
+/// Decimal128 or an integer (integer / integer stays integer division, as in Postgres; a float
+/// on either side makes it a float division, as in Postgres).
+#[derive(Debug)]
+struct NumericDivision;
+
+impl FunctionRewrite for NumericDivision {
+    fn name(&self) -> &str {
+        "skipper_numeric_division"
+    }
+
+    fn rewrite(
+        &self,
+        expr: Expr,
+        schema: &DFSchema,
+        _config: &ConfigOptions,
+    ) -> DfResult<Transformed<Expr>> {
+        let Expr::BinaryExpr(BinaryExpr {
+            op: Operator::Divide,
+            left,
+            right,
+        }) = &expr
+        else {
+            return Ok(Transformed::no(expr));
+        };
+        let (Ok(l), Ok(r)) = (left.get_type(schema), right.get_type(schema)) else {
+            return Ok(Transformed::no(expr));
+        };
+        let numeric = |t: &DataType| matches!(t, DataType::Decimal128(_, _));
+        let integer = |t: &DataType| integer_digits(t).is_some();
+        if !((numeric(&l) && (numeric(&r) || integer(&r))) || (integer(&l) && numeric(&r))) {
+            return Ok(Transformed::no(expr));
+        }
+        let Expr::BinaryExpr(BinaryExpr { left, right, .. }) = expr else {
+            unreachable!("matched above")
+        };
+        Ok(Transformed::yes(Expr::ScalarFunction(
+            ScalarFunction::new_udf(Arc::clone(&NUMERIC_DIV), vec![*left, *right]),
+        )))
+    }
+}
+
+/// `real` meeting any other number in arithmetic is widened to `double precision` first, as
+/// Postgres resolves the operator (`real * 2` is `float8`: 0.31::real * 2 = 0.6200000047683716);
+/// DataFusion computed in `real` (0.62). `real` with `real` stays `real`, as in Postgres.
+#[derive(Debug)]
+struct RealWidening;
+
+impl FunctionRewrite for RealWidening {
+    fn name(&self) -> &str {
+        "skipper_real_widening"
+    }
+
+    fn rewrite(
+        &self,
+        expr: Expr,
+        schema: &DFSchema,
+        _config: &ConfigOptions,
+    ) -> DfResult<Transformed<Expr>> {
+        let Expr::BinaryExpr(BinaryExpr { left, op, right }) = &expr else {
+            return Ok(Transformed::no(expr));
+        };
+        if !matches!(
+            op,
+            Operator::Plus
+                | Operator::Minus
+                | Operator::Multiply
+                | Operator::Divide
+                | Operator::Modulo
+        ) {
+            return Ok(Transformed::no(expr));
+        }
+        let (Ok(l), Ok(r)) = (left.get_type(schema), right.get_type(schema)) else {
+            return Ok(Transformed::no(expr));
+        };
+        let number = |t: &DataType| t.is_numeric() && *t != DataType::Float32;
+        let widen_left = l == DataType::Float32 && number(&r);
+        let widen_right = r == DataType::Float32 && number(&l);
+        if !(widen_left || widen_right) {
+            return Ok(Transformed::no(expr));
+        }
+        let Expr::BinaryExpr(BinaryExpr { left, op, right }) = expr else {
+            unreachable!("matched above")
+        };
+        let widen = |e: Box<Expr>, yes: bool| {
+            if yes {
+                Box::new(Expr::Cast(datafusion::logical_expr::Cast::new(
+                    e,
+                    DataType::Float64,
+                )))
+            } else {
+                e
+            }
+        };
+        Ok(Transformed::yes(Expr::BinaryExpr(BinaryExpr {
+            left: widen(left, widen_left),
+            op,
+            right: widen(right, widen_right),
+        })))
+    }
+}
+
+/// `numeric_div(a, b)`: `a / b` of numerics as Postgres computes it.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct NumericDiv {
+    signature: Signature,
+}
+
+impl NumericDiv {
+    fn new() -> Self {
+        NumericDiv {
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+fn decimal_scale(t: &DataType) -> DfResult<i8> {
+    match t {
+        DataType::Decimal128(_, s) => Ok(*s),
+        DataType::Null => Ok(0),
+        t if integer_digits(t).is_some() => Ok(0),
+        t => Err(DataFusionError::Plan(format!(
+            "numeric_div takes numerics, not {t}"
+        ))),
+    }
+}
+
+impl ScalarUDFImpl for NumericDiv {
+    fn name(&self) -> &str {
+        "numeric_div"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn coerce_types(&self, arg_types: &[DataType]) -> DfResult<Vec<DataType>> {
+        if arg_types.len() != 2 {
+            return Err(DataFusionError::Plan(
+                "numeric_div takes two arguments".into(),
+            ));
+        }
+        arg_types
+            .iter()
+            .map(|t| match t {
+                DataType::Decimal128(_, _) => Ok(t.clone()),
+                DataType::Null => Ok(DataType::Decimal128(1, 0)),
+                t => match integer_digits(t) {
+                    Some(p) => Ok(DataType::Decimal128(p, 0)),
+                    None => Err(DataFusionError::Plan(format!(
+                        "numeric_div takes numerics, not {t}"
+                    ))),
+                },
+            })
+            .collect()
+    }
+    fn return_type(&self, arg_types: &[DataType]) -> DfResult<DataType> {
+        let [a, b] = arg_types else {
+            return Err(DataFusionError::Plan(
+                "numeric_div takes two arguments".into(),
+            ));
+        };
+        Ok(quotient_type(decimal_scale(a)?, decimal_scale(b)?))
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let all_scalar = args
+            .args
+            .iter()
+            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let (a, b) = (
+            arrays[0].as_primitive::<Decimal128Type>(),
+            arrays[1].as_primitive::<Decimal128Type>(),
+        );
+        let (s1, s2) = (a.scale(), b.scale());
+        let out = quotient_scale(s1, s2);
+        let mut built = Decimal128Builder::with_capacity(a.len());
+        for i in 0..a.len() {
+            if a.is_null(i) || b.is_null(i) {
+                built.append_null();
+            } else {
+                built.append_value(pg_div(
+                    i256::from_i128(a.value(i)),
+                    s1,
+                    i256::from_i128(b.value(i)),
+                    s2,
+                    out,
+                )?);
+            }
+        }
+        let result: ArrayRef = Arc::new(
+            built
+                .finish()
+                .with_precision_and_scale(MAX_PRECISION, out)?,
+        );
+        if all_scalar {
+            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
+                &result, 0,
+            )?))
+        } else {
+            Ok(ColumnarValue::Array(result))
+        }
+    }
+}
+
+fn pow10(e: u32) -> Option<i256> {
+    i256::from_i128(10).checked_pow(e)
+}
+
+/// `width_bucket(operand, low, high, count)`: which of `count` equal-width buckets between `low`
+/// and `high` holds `operand` (0 below, `count + 1` at or above `high`; a `low` above `high`
+/// counts downwards). Numerics are bucketed exactly, as Postgres does (`floor((x - low) · count /
+/// (high - low)) + 1`); with a float among the bounds, in double precision.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct WidthBucket {
+    signature: Signature,
+}
+
+impl WidthBucket {
+    fn new() -> Self {
+        WidthBucket {
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+fn bucket_error(message: &str) -> DataFusionError {
+    DataFusionError::Execution(format!("width_bucket: {message}"))
+}
+
+/// The bucket of `x` (`x`, `low`, `high` at one scale), Postgres's `compute_bucket`.
+fn bucket_of<T>(x: T, low: T, high: T, count: i64) -> DfResult<i64>
+where
+    T: PartialOrd + Copy,
+    T: std::ops::Sub<Output = T>,
+    T: Bucket,
+{
+    if low == high {
+        return Err(bucket_error("lower bound cannot equal upper bound"));
+    }
+    let (below, above, span, offset) = if low < high {
+        (x < low, x >= high, high - low, x - low)
+    } else {
+        (x > low, x <= high, low - high, low - x)
+    };
+    Ok(if below {
+        0
+    } else if above {
+        count + 1
+    } else {
+        T::floor_times(offset, count, span) + 1
+    })
+}
+
+trait Bucket {
+    /// `floor(offset · count / span)` for `0 ≤ offset < span`.
+    fn floor_times(offset: Self, count: i64, span: Self) -> i64;
+}
+
+impl Bucket for i256 {
+    fn floor_times(offset: i256, count: i64, span: i256) -> i64 {
+        (offset * i256::from_i128(count as i128) / span).as_i128() as i64
+    }
+}
+
+impl Bucket for f64 {
+    fn floor_times(offset: f64, count: i64, span: f64) -> i64 {
+        // Rounding can put the last value of the range at `count`; it belongs to the last bucket.
+        ((count as f64 * offset / span) as i64).min(count - 1)
+    }
+}
+
+impl ScalarUDFImpl for WidthBucket {
+    fn name(&self) -> &str {
+        "width_bucket"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn coerce_types(&self, arg_types: &[DataType]) -> DfResult<Vec<DataType>> {
+        let [x, low, high, count] = arg_types else {
+            return Err(DataFusionError::Plan(
+                "width_bucket takes (operand, low, high, count)".into(),
+            ));
+        };
+        let bounds = [x, low, high];
+        let float = bounds
+            .iter()
+            .any(|t| matches!(t, DataType::Float16 | DataType::Float32 | DataType::Float64));
+        let scale = bounds
+            .iter()
+            .map(|t| match t {
+                DataType::Decimal128(_, s) => *s,
+                _ => 0,
+            })
+            .max()
+            .unwrap_or(0);
+        let mut out = Vec::with_capacity(4);
+        for t in bounds {
+            out.push(match t {
+                _ if float => DataType::Float64,
+                DataType::Decimal128(_, _) | DataType::Null => {
+                    DataType::Decimal128(MAX_PRECISION, scale)
+                }
+                t if integer_digits(t).is_some() => DataType::Decimal128(MAX_PRECISION, scale),
+                t => {
+                    return Err(DataFusionError::Plan(format!(
+                        "width_bucket takes numbers, not {t}"
+                    )));
+                }
+            });
+        }
+        if integer_digits(count).is_none() && *count != DataType::Null {
+            return Err(DataFusionError::Plan(format!(
+                "width_bucket's count is an integer, not {count}"
+            )));
+        }
+        out.push(DataType::Int64);
+        Ok(out)
+    }
+    fn return_type(&self, _arg_types: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Int32)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        use datafusion::arrow::array::Int32Builder;
+        use datafusion::arrow::datatypes::{Float64Type, Int64Type};
+        let all_scalar = args
+            .args
+            .iter()
+            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let counts = arrays[3].as_primitive::<Int64Type>();
+        let rows = counts.len();
+        let mut built = Int32Builder::with_capacity(rows);
+        let float = matches!(arrays[0].data_type(), DataType::Float64);
+        for i in 0..rows {
+            if arrays.iter().any(|a| a.is_null(i)) {
+                built.append_null();
+                continue;
+            }
+            let count = counts.value(i);
+            if count <= 0 {
+                return Err(bucket_error("count must be greater than zero"));
+            }
+            let bucket = if float {
+                let v = |k: usize| arrays[k].as_primitive::<Float64Type>().value(i);
+                let (x, low, high) = (v(0), v(1), v(2));
+                if x.is_nan() || low.is_nan() || high.is_nan() {
+                    return Err(bucket_error(
+                        "operand, lower bound, and upper bound cannot be NaN",
+                    ));
+                }
+                if !low.is_finite() || !high.is_finite() {
+                    return Err(bucket_error("lower and upper bounds must be finite"));
+                }
+                bucket_of(x, low, high, count)?
+            } else {
+                let v =
+                    |k: usize| i256::from_i128(arrays[k].as_primitive::<Decimal128Type>().value(i));
+                bucket_of(v(0), v(1), v(2), count)?
+            };
+            built.append_value(
+                i32::try_from(bucket).map_err(|_| bucket_error("integer out of range"))?,
+            );
+        }
+        let result: ArrayRef = Arc::new(built.finish());
+        if all_scalar {
+            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
+                &result, 0,
+            )?))
+        } else {
+            Ok(ColumnarValue::Array(result))
+        }
+    }
+}
+
+/// Postgres's base-10000 weight and first digit of `x / 10^scale` (`x` > 0): the value's
+/// leading digit group, counted from the decimal point as Postgres stores numerics.
+fn weight_and_first_digit(x: i256, scale: i8) -> (i32, i256) {
+    let digits = x.checked_ilog10().map_or(0, |d| d as i32 + 1);
+    let exponent = digits - 1 - scale as i32;
+    let weight = exponent.div_euclid(4);
+    let k = scale as i32 + 4 * weight;
+    let first = if k >= 0 {
+        x / pow10(k as u32).expect("k ≤ digits")
+    } else {
+        // |k| < 4: the leading group's digits sit left of where `x` ends.
+        x * pow10((-k) as u32).expect("small")
+    };
+    (weight, first)
+}
+
+/// `q` rounded half away from zero from `n / d`.
+fn div_round(n: i256, d: i256) -> i256 {
+    let q = n / d;
+    let r = n % d;
+    let twice = r.wrapping_abs().checked_mul(i256::from_i128(2));
+    match twice {
+        Some(t) if t < d.wrapping_abs() => q,
+        _ if r == i256::ZERO => q,
+        _ => {
+            if n.is_negative() != d.is_negative() {
+                q - i256::ONE
+            } else {
+                q + i256::ONE
+            }
+        }
+    }
+}
+
+fn out_of_range(out: i8) -> DataFusionError {
+    DataFusionError::Execution(format!(
+        "numeric quotient out of range for a decimal of {MAX_PRECISION} digits with {out} \
+         places (more than {} integer digits)",
+        MAX_PRECISION as i32 - out as i32
+    ))
+}
+
+/// `a·10^-s1 / b·10^-s2` as Postgres computes it, as an integer scaled by `10^out`.
+pub(crate) fn pg_div(a: i256, s1: i8, b: i256, s2: i8, out: i8) -> DfResult<i128> {
+    if b == i256::ZERO {
+        return Err(DataFusionError::Execution("division by zero".into()));
+    }
+    if a == i256::ZERO {
+        return Ok(0);
+    }
+    // select_div_scale: the quotient's estimated weight, then 16 significant digits.
+    let (w1, f1) = weight_and_first_digit(a.wrapping_abs(), s1);
+    let (w2, f2) = weight_and_first_digit(b.wrapping_abs(), s2);
+    let qweight = w1 - w2 - i32::from(f1 <= f2);
+    let rscale = (MIN_SIG_DIGITS - qweight * 4)
+        .max(s1 as i32)
+        .max(s2 as i32)
+        .max(0);
+    // Rounded once: at Postgres's scale when the column holds it, else at the column's.
+    let r = rscale.min(out as i32);
+    let e = s2 as i32 + r - s1 as i32;
+    let q = if e >= 0 {
+        match pow10(e as u32).and_then(|p| a.checked_mul(p)) {
+            Some(n) => div_round(n, b),
+            None => long_div_round(a, b, e as u32).ok_or_else(|| out_of_range(out))?,
+        }
+    } else {
+        match pow10((-e) as u32).and_then(|p| b.checked_mul(p)) {
+            Some(d) => div_round(a, d),
+            // The divisor alone exceeds 10^76 while |a| < 10^77: the quotient rounds to 0.
+            None => i256::ZERO,
+        }
+    };
+    let scaled = pow10((out as i32 - r) as u32)
+        .and_then(|p| q.checked_mul(p))
+        .ok_or_else(|| out_of_range(out))?;
+    let limit = pow10(MAX_PRECISION as u32).expect("10^38 fits");
+    if scaled.wrapping_abs() >= limit {
+        return Err(out_of_range(out));
+    }
+    Ok(scaled.as_i128())
+}
+
+/// `round(a · 10^e / b)` one decimal digit at a time, for when `a · 10^e` overflows; `None` when
+/// the quotient itself does.
+fn long_div_round(a: i256, b: i256, e: u32) -> Option<i256> {
+    let ten = i256::from_i128(10);
+    let mut q = a / b;
+    let mut r = a % b;
+    for _ in 0..e {
+        let n = r.checked_mul(ten)?;
+        q = q.checked_mul(ten)?.checked_add(n / b)?;
+        r = n % b;
+    }
+    let twice = r.wrapping_abs().checked_mul(i256::from_i128(2))?;
+    if twice >= b.wrapping_abs() {
+        q = if a.is_negative() != b.is_negative() {
+            q.checked_sub(i256::ONE)?
+        } else {
+            q.checked_add(i256::ONE)?
+        };
+    }
+    Some(q)
+}
+
+/// `avg`: DataFusion's, except that a Decimal128 average is Postgres's quotient of the sum by
+/// the count (typed as [`quotient_type`]), and intervals average as in Postgres
+/// ([`super::pgintervals::interval_average`]). Federated fragments unparse it as `avg`, so
+/// Postgres computes its own there.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct PgAvg {
+    inner: Arc<AggregateUDF>,
+    signature: Signature,
+}
+
+const INTERVAL: DataType =
+    DataType::Interval(datafusion::arrow::datatypes::IntervalUnit::MonthDayNano);
+
+impl PgAvg {
+    fn new(inner: Arc<AggregateUDF>) -> Self {
+        use datafusion::logical_expr::TypeSignature;
+        let mut variants = match &inner.signature().type_signature {
+            TypeSignature::OneOf(v) => v.clone(),
+            other => vec![other.clone()],
+        };
+        variants.push(TypeSignature::Exact(vec![INTERVAL]));
+        PgAvg {
+            inner,
+            signature: Signature::one_of(variants, Volatility::Immutable),
+        }
+    }
+}
+
+/// The decimal input of an `avg`, as (precision, scale).
+fn decimal_input(t: &DataType) -> Option<(u8, i8)> {
+    match t {
+        DataType::Decimal128(p, s) => Some((*p, *s)),
+        _ => None,
+    }
+}
+
+/// The sum's type. A sum beyond 38 digits is an error (DataFusion's own `avg` wraps around).
+fn sum_type(_p: u8, s: i8) -> DataType {
+    DataType::Decimal128(MAX_PRECISION, s)
+}
+
+impl AggregateUDFImpl for PgAvg {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn aliases(&self) -> &[String] {
+        self.inner.aliases()
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, arg_types: &[DataType]) -> DfResult<DataType> {
+        if arg_types.first() == Some(&INTERVAL) {
+            return Ok(INTERVAL);
+        }
+        match arg_types.first().and_then(decimal_input) {
+            Some((_, s)) => Ok(quotient_type(s, 0)),
+            None => self.inner.return_type(arg_types),
+        }
+    }
+    fn accumulator(&self, args: AccumulatorArgs) -> DfResult<Box<dyn Accumulator>> {
+        if args.expr_fields[0].data_type() == &INTERVAL {
+            if args.is_distinct {
+                return Err(DataFusionError::NotImplemented(
+                    "avg(DISTINCT interval) when Skipper evaluates it itself".into(),
+                ));
+            }
+            return Ok(Box::<super::pgintervals::IntervalAvg>::default());
+        }
+        let Some((p, s)) = decimal_input(args.expr_fields[0].data_type()) else {
+            return self.inner.accumulator(args);
+        };
+        if args.is_distinct {
+            Ok(Box::new(DistinctAvg {
+                values: HashSet::new(),
+                precision: p,
+                scale: s,
+            }))
+        } else {
+            Ok(Box::new(DecimalAvg {
+                sum: i256::ZERO,
+                count: 0,
+                sum_type: sum_type(p, s),
+                scale: s,
+            }))
+        }
+    }
+    fn state_fields(&self, args: StateFieldsArgs) -> DfResult<Vec<FieldRef>> {
+        if args.input_fields[0].data_type() == &INTERVAL {
+            return Ok(super::pgintervals::interval_avg_state(args.name));
+        }
+        let Some((p, s)) = decimal_input(args.input_fields[0].data_type()) else {
+            return self.inner.state_fields(args);
+        };
+        let name = |part: &str| datafusion::logical_expr::utils::format_state_name(args.name, part);
+        if args.is_distinct {
+            Ok(vec![Arc::new(Field::new_list(
+                name("avg distinct"),
+                Field::new_list_field(DataType::Decimal128(p, s), true),
+                false,
+            ))])
+        } else {
+            Ok(vec![
+                Arc::new(Field::new(name("count"), DataType::UInt64, true)),
+                Arc::new(Field::new(name("sum"), sum_type(p, s), true)),
+            ])
+        }
+    }
+    fn groups_accumulator_supported(&self, args: AccumulatorArgs) -> bool {
+        if args.expr_fields[0].data_type() == &INTERVAL {
+            return false;
+        }
+        match decimal_input(args.expr_fields[0].data_type()) {
+            Some(_) => !args.is_distinct,
+            None => self.inner.groups_accumulator_supported(args),
+        }
+    }
+    fn create_groups_accumulator(
+        &self,
+        args: AccumulatorArgs,
+    ) -> DfResult<Box<dyn GroupsAccumulator>> {
+        let input = args.expr_fields[0].data_type();
+        let Some((p, s)) = decimal_input(input) else {
+            return self.inner.create_groups_accumulator(args);
+        };
+        let _ = p;
+        Ok(Box::new(GroupedAvg {
+            counts: Vec::new(),
+            sums: Vec::new(),
+            scale: s,
+        }))
+    }
+    fn reverse_expr(&self) -> ReversedUDAF {
+        ReversedUDAF::Identical
+    }
+    fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
+        self.inner.documentation()
+    }
+}
+
+/// `avg` of a Decimal128 per group: a count and a 38-digit sum per group (an error, not a
+/// wrap-around, past 38 digits), finished by [`pg_div`].
+#[derive(Debug)]
+struct GroupedAvg {
+    counts: Vec<u64>,
+    sums: Vec<i128>,
+    scale: i8,
+}
+
+impl GroupedAvg {
+    fn add(
+        &mut self,
+        group_indices: &[usize],
+        total_num_groups: usize,
+        each: impl Fn(usize) -> Option<(i128, u64)>,
+    ) -> DfResult<()> {
+        self.counts.resize(total_num_groups, 0);
+        self.sums.resize(total_num_groups, 0);
+        for (row, &g) in group_indices.iter().enumerate() {
+            if let Some((sum, count)) = each(row) {
+                self.sums[g] = self.sums[g].checked_add(sum).ok_or_else(sum_overflow)?;
+                self.counts[g] += count;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl GroupsAccumulator for GroupedAvg {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&datafusion::arrow::array::BooleanArray>,
+        total_num_groups: usize,
+    ) -> DfResult<()> {
+        let values = values[0].as_primitive::<Decimal128Type>();
+        let raw = values.values();
+        match (values.nulls(), opt_filter) {
+            (None, None) => self.add(group_indices, total_num_groups, |row| Some((raw[row], 1))),
+            _ => self.add(group_indices, total_num_groups, |row| {
+                let filtered_out = opt_filter.is_some_and(|f| f.is_null(row) || !f.value(row));
+                (values.is_valid(row) && !filtered_out).then(|| (raw[row], 1))
+            }),
+        }
+    }
+
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> DfResult<()> {
+        let counts = values[0].as_primitive::<datafusion::arrow::datatypes::UInt64Type>();
+        let sums = values[1].as_primitive::<Decimal128Type>();
+        self.add(group_indices, total_num_groups, |row| {
+            (counts.is_valid(row) && sums.is_valid(row) && counts.value(row) > 0)
+                .then(|| (sums.value(row), counts.value(row)))
+        })
+    }
+
+    fn evaluate(&mut self, emit_to: datafusion::logical_expr::EmitTo) -> DfResult<ArrayRef> {
+        let counts = emit_to.take_needed(&mut self.counts);
+        let sums = emit_to.take_needed(&mut self.sums);
+        let out = quotient_scale(self.scale, 0);
+        let mut built = Decimal128Builder::with_capacity(counts.len());
+        for (sum, count) in sums.into_iter().zip(counts) {
+            if count == 0 {
+                built.append_null();
+            } else {
+                built.append_value(average(
+                    i256::from_i128(sum),
+                    i256::from_i128(count as i128),
+                    self.scale,
+                    out,
+                )?);
+            }
+        }
+        Ok(Arc::new(
+            built
+                .finish()
+                .with_precision_and_scale(MAX_PRECISION, out)?,
+        ))
+    }
+
+    fn state(&mut self, emit_to: datafusion::logical_expr::EmitTo) -> DfResult<Vec<ArrayRef>> {
+        let counts = emit_to.take_needed(&mut self.counts);
+        let sums = emit_to.take_needed(&mut self.sums);
+        let nulls = datafusion::arrow::buffer::NullBuffer::from(
+            counts.iter().map(|c| *c > 0).collect::<Vec<bool>>(),
+        );
+        let sums = Decimal128Array::new(sums.into(), Some(nulls))
+            .with_precision_and_scale(MAX_PRECISION, self.scale)?;
+        Ok(vec![
+            Arc::new(datafusion::arrow::array::UInt64Array::from(counts)),
+            Arc::new(sums),
+        ])
+    }
+
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        opt_filter: Option<&datafusion::arrow::array::BooleanArray>,
+    ) -> DfResult<Vec<ArrayRef>> {
+        let values = values[0].as_primitive::<Decimal128Type>();
+        let kept: Vec<bool> = (0..values.len())
+            .map(|row| {
+                values.is_valid(row) && !opt_filter.is_some_and(|f| f.is_null(row) || !f.value(row))
+            })
+            .collect();
+        let counts: Vec<u64> = kept.iter().map(|k| u64::from(*k)).collect();
+        let sums = Decimal128Array::new(
+            values.values().clone(),
+            Some(datafusion::arrow::buffer::NullBuffer::from(kept)),
+        )
+        .with_precision_and_scale(MAX_PRECISION, self.scale)?;
+        Ok(vec![
+            Arc::new(datafusion::arrow::array::UInt64Array::from(counts)),
+            Arc::new(sums),
+        ])
+    }
+
+    fn size(&self) -> usize {
+        self.counts.capacity() * 8 + self.sums.capacity() * 16
+    }
+}
+
+/// A group's average; groups without values are null before this is asked.
+fn average(sum: i256, count: i256, scale: i8, out: i8) -> DfResult<i128> {
+    if count == i256::ZERO {
+        return Ok(0);
+    }
+    pg_div(sum, scale, count, 0, out)
+}
+
+fn sum_overflow() -> DataFusionError {
+    DataFusionError::Execution("numeric sum out of range in avg".into())
+}
+
+/// `avg` of a Decimal128 outside grouped aggregation (whole-table and window averages);
+/// retractable for sliding window frames.
+#[derive(Debug)]
+struct DecimalAvg {
+    sum: i256,
+    count: u64,
+    sum_type: DataType,
+    scale: i8,
+}
+
+impl DecimalAvg {
+    fn add(&mut self, values: &ArrayRef, sign: i256) -> DfResult<()> {
+        let values = values.as_primitive::<Decimal128Type>();
+        for v in values.iter().flatten() {
+            self.sum = self
+                .sum
+                .checked_add(i256::from_i128(v) * sign)
+                .ok_or_else(sum_overflow)?;
+            if sign == i256::ONE {
+                self.count += 1;
+            } else {
+                self.count -= 1;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Accumulator for DecimalAvg {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> DfResult<()> {
+        self.add(&values[0], i256::ONE)
+    }
+    fn retract_batch(&mut self, values: &[ArrayRef]) -> DfResult<()> {
+        self.add(&values[0], i256::MINUS_ONE)
+    }
+    fn supports_retract_batch(&self) -> bool {
+        true
+    }
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> DfResult<()> {
+        let counts = states[0].as_primitive::<datafusion::arrow::datatypes::UInt64Type>();
+        self.count += counts.iter().flatten().sum::<u64>();
+        let sums: Vec<i256> = match states[1].data_type() {
+            DataType::Decimal128(_, _) => states[1]
+                .as_primitive::<Decimal128Type>()
+                .iter()
+                .flatten()
+                .map(i256::from_i128)
+                .collect(),
+            _ => states[1]
+                .as_primitive::<Decimal256Type>()
+                .iter()
+                .flatten()
+                .collect(),
+        };
+        for v in sums {
+            self.sum = self.sum.checked_add(v).ok_or_else(sum_overflow)?;
+        }
+        Ok(())
+    }
+    fn state(&mut self) -> DfResult<Vec<ScalarValue>> {
+        let sum = match self.sum_type {
+            DataType::Decimal128(p, s) => {
+                ScalarValue::Decimal128(Some(self.sum.to_i128().ok_or_else(sum_overflow)?), p, s)
+            }
+            DataType::Decimal256(p, s) => ScalarValue::Decimal256(Some(self.sum), p, s),
+            _ => unreachable!("sum_type is a decimal"),
+        };
+        Ok(vec![ScalarValue::UInt64(Some(self.count)), sum])
+    }
+    fn evaluate(&mut self) -> DfResult<ScalarValue> {
+        let out = quotient_scale(self.scale, 0);
+        let value = if self.count == 0 {
+            None
+        } else {
+            Some(average(
+                self.sum,
+                i256::from_i128(self.count as i128),
+                self.scale,
+                out,
+            )?)
+        };
+        Ok(ScalarValue::Decimal128(value, MAX_PRECISION, out))
+    }
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self)
+    }
+}
+
+/// `avg(DISTINCT x)` of a Decimal128.
+#[derive(Debug)]
+struct DistinctAvg {
+    values: HashSet<i128>,
+    precision: u8,
+    scale: i8,
+}
+
+impl Accumulator for DistinctAvg {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> DfResult<()> {
+        self.values
+            .extend(values[0].as_primitive::<Decimal128Type>().iter().flatten());
+        Ok(())
+    }
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> DfResult<()> {
+        let lists: &ListArray = states[0].as_list::<i32>();
+        for list in lists.iter().flatten() {
+            self.update_batch(&[list])?;
+        }
+        Ok(())
+    }
+    fn state(&mut self) -> DfResult<Vec<ScalarValue>> {
+        let values = Decimal128Array::from_iter_values(self.values.iter().copied())
+            .with_precision_and_scale(self.precision, self.scale)?;
+        Ok(vec![ScalarValue::List(Arc::new(
+            datafusion::common::utils::SingleRowListArrayBuilder::new(Arc::new(values))
+                .build_list_array(),
+        ))])
+    }
+    fn evaluate(&mut self) -> DfResult<ScalarValue> {
+        let out = quotient_scale(self.scale, 0);
+        let mut sum = i256::ZERO;
+        for v in &self.values {
+            sum = sum
+                .checked_add(i256::from_i128(*v))
+                .ok_or_else(sum_overflow)?;
+        }
+        let value = if self.values.is_empty() {
+            None
+        } else {
+            Some(average(
+                sum,
+                i256::from_i128(self.values.len() as i128),
+                self.scale,
+                out,
+            )?)
+        };
+        Ok(ScalarValue::Decimal128(value, MAX_PRECISION, out))
+    }
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self) + self.values.capacity() * 24
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `text` (a decimal literal) as an integer and its scale.
+    fn dec(text: &str) -> (i256, i8) {
+        let (int, frac) = text.split_once('.').unwrap_or((text, ""));
+        let digits = format!("{int}{frac}");
+        (
+            i256::from_i128(digits.parse::<i128>().unwrap()),
+            frac.len() as i8,
+        )
+    }
+
+    /// The quotient as Postgres prints it: digits up to Postgres's own scale, when that fits.
+    fn div(a: &str, b: &str) -> String {
+        let ((a, s1), (b, s2)) = (dec(a), dec(b));
+        let out = quotient_scale(s1, s2);
+        let v = pg_div(a, s1, b, s2, out).unwrap();
+        let text = <Decimal128Type as datafusion::arrow::datatypes::DecimalType>::format_decimal(
+            v,
+            MAX_PRECISION,
+            out,
+        );
+        text.to_string()
+    }
+
+    // Expected values are Postgres 15's output for `SELECT a::numeric / b::numeric`, padded with
+    // zeros to the planned 20 places; the two quotients below 10^-4, where Postgres prints 24
+    // places (0.000033333333333333333333, 0.000001666666666666666667), rounded to 20.
+    #[test]
+    fn quotients_match_postgres() {
+        assert_eq!(div("1", "3"), "0.33333333333333333333");
+        assert_eq!(div("10", "4"), "2.50000000000000000000");
+        assert_eq!(div("2", "3"), "0.66666666666666666667");
+        assert_eq!(div("-2", "3"), "-0.66666666666666666667");
+        assert_eq!(div("12345.67", "10"), "1234.56700000000000000000");
+        assert_eq!(div("100000", "3"), "33333.33333333333300000000");
+        assert_eq!(div("1000000000", "7"), "142857142.85714286000000000000");
+        assert_eq!(div("1", "30000"), "0.00003333333333333333");
+        assert_eq!(div("0.000005", "3"), "0.00000166666666666667");
+        assert_eq!(div("0", "3"), "0.00000000000000000000");
+        assert_eq!(div("9999", "10000"), "0.99990000000000000000");
+        assert_eq!(div("10000", "9999"), "1.00010001000100010000");
+    }
+
+    #[test]
+    fn division_by_zero_and_overflow_are_errors() {
+        let e = pg_div(i256::ONE, 0, i256::ZERO, 0, 20).unwrap_err();
+        assert!(e.to_string().contains("division by zero"), "{e}");
+        let big = i256::from_i128(10i128.pow(30));
+        let e = pg_div(big, 0, i256::ONE, 0, 20).unwrap_err();
+        assert!(e.to_string().contains("out of range"), "{e}");
+    }
+
+    #[test]
+    fn buckets_match_postgres() {
+        // Postgres 15: width_bucket(x, 0, 200, 4) for these x, and reversed bounds.
+        let b = |x: i128, low: i128, high: i128| {
+            bucket_of(
+                i256::from_i128(x),
+                i256::from_i128(low),
+                i256::from_i128(high),
+                4,
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            [-1, 0, 49, 50, 199, 200, 250].map(|x| b(x, 0, 200)),
+            [0, 1, 1, 2, 4, 5, 5]
+        );
+        assert_eq!(
+            [201, 200, 150, 0, -1].map(|x| b(x, 200, 0)),
+            [0, 1, 2, 5, 5]
+        );
+        assert_eq!(bucket_of(5.0, 0.0, 10.0, 3).unwrap(), 2);
+        assert!(bucket_of(1.0, 2.0, 2.0, 3).is_err());
+    }
+
+    #[test]
+    fn long_division_agrees_with_direct_division() {
+        for (a, b, e) in [(1i128, 3i128, 20u32), (-7, 3, 30), (123456789, 97, 25)] {
+            let (a, b) = (i256::from_i128(a), i256::from_i128(b));
+            let direct = div_round(a * pow10(e).unwrap(), b);
+            assert_eq!(long_div_round(a, b, e), Some(direct));
+        }
+    }
+}
