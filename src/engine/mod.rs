@@ -29,6 +29,7 @@ mod pgnumeric;
 mod pgordered;
 mod pgtext;
 mod pgtochar;
+mod pgudf;
 mod pgzones;
 pub use pgtext::{postgres_duration, postgres_interval};
 mod pgread;

@@ -117,17 +117,6 @@ impl JustifyFn {
     }
 }
 
-/// An array result, or a scalar when every argument was one.
-fn result(array: ArrayRef, args: &[ColumnarValue]) -> DfResult<ColumnarValue> {
-    if args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_))) {
-        Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
-            &array, 0,
-        )?))
-    } else {
-        Ok(ColumnarValue::Array(array))
-    }
-}
-
 impl ScalarUDFImpl for JustifyFn {
     fn name(&self) -> &str {
         match self.which {
@@ -143,11 +132,12 @@ impl ScalarUDFImpl for JustifyFn {
         Ok(INTERVAL)
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let (all_scalar, _) = super::pgudf::shape(&args);
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let input = arrays[0].as_primitive::<IntervalMonthDayNanoType>();
         let out: datafusion::arrow::array::IntervalMonthDayNanoArray =
             input.unary(|v| justify(self.which, v));
-        result(std::sync::Arc::new(out), &args.args)
+        super::pgudf::finish(std::sync::Arc::new(out), all_scalar)
     }
 }
 
@@ -208,6 +198,7 @@ impl ScalarUDFImpl for MakeInterval {
         Ok(INTERVAL)
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let (all_scalar, _) = super::pgudf::shape(&args);
         let rows = args.number_rows;
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let rows = arrays.first().map_or(rows.max(1), |a| a.len());
@@ -253,7 +244,7 @@ impl ScalarUDFImpl for MakeInterval {
                 _ => return Err(out_of_range()),
             }
         }
-        result(std::sync::Arc::new(built.finish()), &args.args)
+        super::pgudf::finish(std::sync::Arc::new(built.finish()), all_scalar)
     }
 }
 

@@ -254,10 +254,7 @@ impl ScalarUDFImpl for NumericDiv {
         Ok(quotient_type(decimal_scale(a)?, decimal_scale(b)?))
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
-        let all_scalar = args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let (all_scalar, _) = super::pgudf::shape(&args);
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let (a, b) = (
             arrays[0].as_primitive::<Decimal128Type>(),
@@ -284,13 +281,7 @@ impl ScalarUDFImpl for NumericDiv {
                 .finish()
                 .with_precision_and_scale(MAX_PRECISION, out)?,
         );
-        if all_scalar {
-            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
-                &result, 0,
-            )?))
-        } else {
-            Ok(ColumnarValue::Array(result))
-        }
+        super::pgudf::finish(result, all_scalar)
     }
 }
 
@@ -415,10 +406,7 @@ impl ScalarUDFImpl for WidthBucket {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
         use datafusion::arrow::array::Int32Builder;
         use datafusion::arrow::datatypes::{Float64Type, Int64Type};
-        let all_scalar = args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let (all_scalar, _) = super::pgudf::shape(&args);
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let counts = arrays[3].as_primitive::<Int64Type>();
         let rows = counts.len();
@@ -455,13 +443,7 @@ impl ScalarUDFImpl for WidthBucket {
             );
         }
         let result: ArrayRef = Arc::new(built.finish());
-        if all_scalar {
-            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
-                &result, 0,
-            )?))
-        } else {
-            Ok(ColumnarValue::Array(result))
-        }
+        super::pgudf::finish(result, all_scalar)
     }
 }
 
@@ -585,16 +567,11 @@ const INTERVAL: DataType =
 
 impl PgAvg {
     fn new(inner: Arc<AggregateUDF>) -> Self {
-        use datafusion::logical_expr::TypeSignature;
-        let mut variants = match &inner.signature().type_signature {
-            TypeSignature::OneOf(v) => v.clone(),
-            other => vec![other.clone()],
-        };
-        variants.push(TypeSignature::Exact(vec![INTERVAL]));
-        PgAvg {
-            inner,
-            signature: Signature::one_of(variants, Volatility::Immutable),
-        }
+        let signature = super::pgudf::widened(
+            inner.signature(),
+            datafusion::logical_expr::TypeSignature::Exact(vec![INTERVAL]),
+        );
+        PgAvg { inner, signature }
     }
 }
 
@@ -749,7 +726,22 @@ impl GroupsAccumulator for GroupedAvg {
         let values = values[0].as_primitive::<Decimal128Type>();
         let raw = values.values();
         match (values.nulls(), opt_filter) {
-            (None, None) => self.add(group_indices, total_num_groups, |row| Some((raw[row], 1))),
+            (None, None) => {
+                // The common case, without a branch a row: overflow is checked once at the end.
+                self.counts.resize(total_num_groups, 0);
+                self.sums.resize(total_num_groups, 0);
+                let mut overflow = false;
+                for (&g, &v) in group_indices.iter().zip(raw.iter()) {
+                    let (sum, o) = self.sums[g].overflowing_add(v);
+                    self.sums[g] = sum;
+                    overflow |= o;
+                    self.counts[g] += 1;
+                }
+                if overflow {
+                    return Err(sum_overflow());
+                }
+                Ok(())
+            }
             _ => self.add(group_indices, total_num_groups, |row| {
                 let filtered_out = opt_filter.is_some_and(|f| f.is_null(row) || !f.value(row));
                 (values.is_valid(row) && !filtered_out).then(|| (raw[row], 1))

@@ -529,11 +529,7 @@ impl ScalarUDFImpl for TextFn {
         }
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
-        let all_scalar = args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let rows = if all_scalar { 1 } else { args.number_rows };
+        let (all_scalar, rows) = super::pgudf::shape(&args);
         let arrays: Vec<ArrayRef> = args
             .args
             .iter()
@@ -576,13 +572,7 @@ impl ScalarUDFImpl for TextFn {
             }
         }
         let result: ArrayRef = Arc::new(built.finish());
-        if all_scalar {
-            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
-                &result, 0,
-            )?))
-        } else {
-            Ok(ColumnarValue::Array(result))
-        }
+        super::pgudf::finish(result, all_scalar)
     }
 }
 
@@ -624,10 +614,7 @@ fn uuid_text(t: &str) -> Option<String> {
 /// `CAST(x AS uuid)` as the call `uuid(x)` (DataFusion has no uuid type; Postgres reads the call
 /// as the same cast). The result is text in Postgres's spelling.
 pub(super) fn uuid_casts(statement: &mut datafusion::sql::sqlparser::ast::Statement) {
-    use datafusion::sql::sqlparser::ast::{
-        DataType as T, Expr as A, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
-        FunctionArguments, Ident, ObjectName, VisitMut, VisitorMut,
-    };
+    use datafusion::sql::sqlparser::ast::{DataType as T, Expr as A, VisitMut, VisitorMut};
     struct V;
     impl VisitorMut for V {
         type Break = ();
@@ -638,22 +625,7 @@ pub(super) fn uuid_casts(statement: &mut datafusion::sql::sqlparser::ast::Statem
                 ..
             } = e
             {
-                *e = A::Function(Function {
-                    name: ObjectName::from(vec![Ident::new("uuid")]),
-                    uses_odbc_syntax: false,
-                    parameters: FunctionArguments::None,
-                    args: FunctionArguments::List(FunctionArgumentList {
-                        duplicate_treatment: None,
-                        args: vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(
-                            expr.as_ref().clone(),
-                        ))],
-                        clauses: vec![],
-                    }),
-                    filter: None,
-                    null_treatment: None,
-                    over: None,
-                    within_group: vec![],
-                });
+                *e = super::pgudf::call("uuid", vec![*expr.clone()]);
             }
             std::ops::ControlFlow::Continue(())
         }
@@ -664,10 +636,7 @@ pub(super) fn uuid_casts(statement: &mut datafusion::sql::sqlparser::ast::Statem
 /// `SUBSTRING(x FROM 'pattern')` as the call `substring(x, 'pattern')`, so it reaches [`Substr`]
 /// (DataFusion plans the SUBSTRING syntax with its own `substr` directly).
 pub(super) fn substring_pattern_calls(statement: &mut datafusion::sql::sqlparser::ast::Statement) {
-    use datafusion::sql::sqlparser::ast::{
-        Expr as A, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments,
-        Ident, ObjectName, Value, VisitMut, VisitorMut,
-    };
+    use datafusion::sql::sqlparser::ast::{Expr as A, Value, VisitMut, VisitorMut};
     struct V;
     impl VisitorMut for V {
         type Break = ();
@@ -680,21 +649,7 @@ pub(super) fn substring_pattern_calls(statement: &mut datafusion::sql::sqlparser
             } = e
                 && matches!(from.as_ref(), A::Value(v) if matches!(v.value, Value::SingleQuotedString(_)))
             {
-                let arg = |x: &A| FunctionArg::Unnamed(FunctionArgExpr::Expr(x.clone()));
-                *e = A::Function(Function {
-                    name: ObjectName::from(vec![Ident::new("substring")]),
-                    uses_odbc_syntax: false,
-                    parameters: FunctionArguments::None,
-                    args: FunctionArguments::List(FunctionArgumentList {
-                        duplicate_treatment: None,
-                        args: vec![arg(expr), arg(from)],
-                        clauses: vec![],
-                    }),
-                    filter: None,
-                    null_treatment: None,
-                    over: None,
-                    within_group: vec![],
-                });
+                *e = super::pgudf::call("substring", vec![*expr.clone(), *from.clone()]);
             }
             std::ops::ControlFlow::Continue(())
         }
@@ -717,14 +672,12 @@ impl Substr {
     fn new(inner: Arc<ScalarUDF>) -> Self {
         use datafusion::common::types::logical_string;
         use datafusion::logical_expr::{Coercion, TypeSignature, TypeSignatureClass};
-        let mut variants = match &inner.signature().type_signature {
-            TypeSignature::OneOf(v) => v.clone(),
-            other => vec![other.clone()],
-        };
         let string = Coercion::new_exact(TypeSignatureClass::Native(logical_string()));
-        variants.push(TypeSignature::Coercible(vec![string.clone(), string]));
         Substr {
-            signature: Signature::one_of(variants, inner.signature().volatility),
+            signature: super::pgudf::widened(
+                inner.signature(),
+                TypeSignature::Coercible(vec![string.clone(), string]),
+            ),
             inner,
         }
     }
@@ -767,11 +720,7 @@ impl ScalarUDFImpl for Substr {
         if !(args.args.len() == 2 && is_text(&args.args[1].data_type())) {
             return self.inner.invoke_with_args(args);
         }
-        let all_scalar = args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let rows = if all_scalar { 1 } else { args.number_rows };
+        let (all_scalar, rows) = super::pgudf::shape(&args);
         let text =
             datafusion::arrow::compute::cast(&args.args[0].to_array(rows)?, &DataType::Utf8)?;
         let patterns =
@@ -804,13 +753,7 @@ impl ScalarUDFImpl for Substr {
             built.append_option(found.map(|m| m.as_str()));
         }
         let result: ArrayRef = Arc::new(built.finish());
-        if all_scalar {
-            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
-                &result, 0,
-            )?))
-        } else {
-            Ok(ColumnarValue::Array(result))
-        }
+        super::pgudf::finish(result, all_scalar)
     }
 }
 

@@ -14,7 +14,7 @@
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringBuilder};
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{DataFusionError, ScalarValue};
+use datafusion::common::DataFusionError;
 use datafusion::error::Result as DfResult;
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
@@ -248,16 +248,14 @@ impl ToChar {
     fn new(inner: Arc<ScalarUDF>) -> Self {
         use datafusion::common::types::logical_string;
         use datafusion::logical_expr::{Coercion, TypeSignature, TypeSignatureClass};
-        let mut variants = match &inner.signature().type_signature {
-            TypeSignature::OneOf(v) => v.clone(),
-            other => vec![other.clone()],
-        };
-        variants.push(TypeSignature::Coercible(vec![
-            Coercion::new_exact(TypeSignatureClass::Numeric),
-            Coercion::new_exact(TypeSignatureClass::Native(logical_string())),
-        ]));
         ToChar {
-            signature: Signature::one_of(variants, inner.signature().volatility),
+            signature: super::pgudf::widened(
+                inner.signature(),
+                TypeSignature::Coercible(vec![
+                    Coercion::new_exact(TypeSignatureClass::Numeric),
+                    Coercion::new_exact(TypeSignatureClass::Native(logical_string())),
+                ]),
+            ),
             inner,
         }
     }
@@ -304,11 +302,7 @@ impl ScalarUDFImpl for ToChar {
         if !args.args.first().is_some_and(|a| is_number(&a.data_type())) {
             return self.inner.invoke_with_args(args);
         }
-        let all_scalar = args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let rows = if all_scalar { 1 } else { args.number_rows };
+        let (all_scalar, rows) = super::pgudf::shape(&args);
         let numbers = args.args[0].to_array(rows)?;
         let templates =
             datafusion::arrow::compute::cast(&args.args[1].to_array(rows)?, &DataType::Utf8)?;
@@ -346,13 +340,7 @@ impl ScalarUDFImpl for ToChar {
             built.append_value(format_number(exact.value(row), scale, t));
         }
         let result: ArrayRef = Arc::new(built.finish());
-        if all_scalar {
-            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
-                &result, 0,
-            )?))
-        } else {
-            Ok(ColumnarValue::Array(result))
-        }
+        super::pgudf::finish(result, all_scalar)
     }
 }
 

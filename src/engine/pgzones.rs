@@ -14,15 +14,12 @@ use chrono::{DateTime, NaiveDateTime, Offset, TimeZone};
 use chrono_tz::Tz;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, PrimitiveBuilder};
 use datafusion::arrow::datatypes::{DataType, Int64Type, TimeUnit};
-use datafusion::common::{DataFusionError, ScalarValue};
+use datafusion::common::DataFusionError;
 use datafusion::error::Result as DfResult;
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
-use datafusion::sql::sqlparser::ast::{
-    Expr as A, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments,
-    Ident, ObjectName, Statement, VisitMut, VisitorMut,
-};
+use datafusion::sql::sqlparser::ast::{Expr as A, Statement, VisitMut, VisitorMut};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
@@ -43,21 +40,7 @@ pub(super) fn at_time_zone_calls(statement: &mut Statement) {
                 time_zone,
             } = e
             {
-                let arg = |x: &A| FunctionArg::Unnamed(FunctionArgExpr::Expr(x.clone()));
-                *e = A::Function(Function {
-                    name: ObjectName::from(vec![Ident::new("timezone")]),
-                    uses_odbc_syntax: false,
-                    parameters: FunctionArguments::None,
-                    args: FunctionArguments::List(FunctionArgumentList {
-                        duplicate_treatment: None,
-                        args: vec![arg(time_zone), arg(timestamp)],
-                        clauses: vec![],
-                    }),
-                    filter: None,
-                    null_treatment: None,
-                    over: None,
-                    within_group: vec![],
-                });
+                *e = super::pgudf::call("timezone", vec![*time_zone.clone(), *timestamp.clone()]);
             }
             ControlFlow::Continue(())
         }
@@ -164,11 +147,7 @@ impl ScalarUDFImpl for TimezoneFn {
         }
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
-        let all_scalar = args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let rows = if all_scalar { 1 } else { args.number_rows };
+        let (all_scalar, rows) = super::pgudf::shape(&args);
         let zones = args.args[0].to_array(rows)?;
         let zones = datafusion::arrow::compute::cast(&zones, &DataType::Utf8)?;
         let zones = zones.as_string::<i32>();
@@ -208,13 +187,7 @@ impl ScalarUDFImpl for TimezoneFn {
         built.extend(out);
         let ints: ArrayRef = Arc::new(built.finish());
         let result = datafusion::arrow::compute::cast(&ints, &target)?;
-        if all_scalar {
-            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
-                &result, 0,
-            )?))
-        } else {
-            Ok(ColumnarValue::Array(result))
-        }
+        super::pgudf::finish(result, all_scalar)
     }
 }
 

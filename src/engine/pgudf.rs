@@ -1,0 +1,62 @@
+//! Pieces the Postgres functions (`pg*.rs`) share.
+
+use datafusion::arrow::array::ArrayRef;
+use datafusion::common::ScalarValue;
+use datafusion::error::Result as DfResult;
+use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, Signature, TypeSignature};
+use datafusion::sql::sqlparser::ast::{
+    Expr as AstExpr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
+    FunctionArguments, Ident, ObjectName,
+};
+
+/// Whether every argument is a scalar (the result is then one too), and how many rows to
+/// compute: one for scalars, the batch's otherwise.
+pub(super) fn shape(args: &ScalarFunctionArgs) -> (bool, usize) {
+    let all_scalar = args
+        .args
+        .iter()
+        .all(|a| matches!(a, ColumnarValue::Scalar(_)));
+    (all_scalar, if all_scalar { 1 } else { args.number_rows })
+}
+
+/// A computed column as the function's result: its single value when the arguments were scalars.
+pub(super) fn finish(result: ArrayRef, all_scalar: bool) -> DfResult<ColumnarValue> {
+    if all_scalar {
+        Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
+            &result, 0,
+        )?))
+    } else {
+        Ok(ColumnarValue::Array(result))
+    }
+}
+
+/// The SQL call `name(args…)`, for statements rewritten before DataFusion plans them.
+pub(super) fn call(name: &str, args: Vec<AstExpr>) -> AstExpr {
+    AstExpr::Function(Function {
+        name: ObjectName::from(vec![Ident::new(name)]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(FunctionArgumentList {
+            duplicate_treatment: None,
+            args: args
+                .into_iter()
+                .map(|a| FunctionArg::Unnamed(FunctionArgExpr::Expr(a)))
+                .collect(),
+            clauses: vec![],
+        }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: vec![],
+    })
+}
+
+/// A wrapped builtin's signature with one more accepted form.
+pub(super) fn widened(inner: &Signature, extra: TypeSignature) -> Signature {
+    let mut variants = match &inner.type_signature {
+        TypeSignature::OneOf(v) => v.clone(),
+        other => vec![other.clone()],
+    };
+    variants.push(extra);
+    Signature::one_of(variants, inner.volatility)
+}
