@@ -24,9 +24,7 @@
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Decimal128Array, Decimal128Builder, ListArray,
 };
-use datafusion::arrow::datatypes::{
-    DataType, Decimal128Type, Decimal256Type, Field, FieldRef, i256,
-};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, Field, FieldRef, i256};
 use datafusion::common::tree_node::Transformed;
 use datafusion::common::{DFSchema, DataFusionError, ScalarValue};
 use datafusion::config::ConfigOptions;
@@ -584,7 +582,7 @@ fn decimal_input(t: &DataType) -> Option<(u8, i8)> {
 }
 
 /// The sum's type. A sum beyond 38 digits is an error (DataFusion's own `avg` wraps around).
-fn sum_type(_p: u8, s: i8) -> DataType {
+fn sum_type(s: i8) -> DataType {
     DataType::Decimal128(MAX_PRECISION, s)
 }
 
@@ -629,7 +627,6 @@ impl AggregateUDFImpl for PgAvg {
             Ok(Box::new(DecimalAvg {
                 sum: i256::ZERO,
                 count: 0,
-                sum_type: sum_type(p, s),
                 scale: s,
             }))
         }
@@ -651,7 +648,7 @@ impl AggregateUDFImpl for PgAvg {
         } else {
             Ok(vec![
                 Arc::new(Field::new(name("count"), DataType::UInt64, true)),
-                Arc::new(Field::new(name("sum"), sum_type(p, s), true)),
+                Arc::new(Field::new(name("sum"), sum_type(s), true)),
             ])
         }
     }
@@ -669,10 +666,9 @@ impl AggregateUDFImpl for PgAvg {
         args: AccumulatorArgs,
     ) -> DfResult<Box<dyn GroupsAccumulator>> {
         let input = args.expr_fields[0].data_type();
-        let Some((p, s)) = decimal_input(input) else {
+        let Some((_, s)) = decimal_input(input) else {
             return self.inner.create_groups_accumulator(args);
         };
-        let _ = p;
         Ok(Box::new(GroupedAvg {
             counts: Vec::new(),
             sums: Vec::new(),
@@ -847,7 +843,6 @@ fn sum_overflow() -> DataFusionError {
 struct DecimalAvg {
     sum: i256,
     count: u64,
-    sum_type: DataType,
     scale: i8,
 }
 
@@ -882,32 +877,20 @@ impl Accumulator for DecimalAvg {
     fn merge_batch(&mut self, states: &[ArrayRef]) -> DfResult<()> {
         let counts = states[0].as_primitive::<datafusion::arrow::datatypes::UInt64Type>();
         self.count += counts.iter().flatten().sum::<u64>();
-        let sums: Vec<i256> = match states[1].data_type() {
-            DataType::Decimal128(_, _) => states[1]
-                .as_primitive::<Decimal128Type>()
-                .iter()
-                .flatten()
-                .map(i256::from_i128)
-                .collect(),
-            _ => states[1]
-                .as_primitive::<Decimal256Type>()
-                .iter()
-                .flatten()
-                .collect(),
-        };
-        for v in sums {
-            self.sum = self.sum.checked_add(v).ok_or_else(sum_overflow)?;
+        for v in states[1].as_primitive::<Decimal128Type>().iter().flatten() {
+            self.sum = self
+                .sum
+                .checked_add(i256::from_i128(v))
+                .ok_or_else(sum_overflow)?;
         }
         Ok(())
     }
     fn state(&mut self) -> DfResult<Vec<ScalarValue>> {
-        let sum = match self.sum_type {
-            DataType::Decimal128(p, s) => {
-                ScalarValue::Decimal128(Some(self.sum.to_i128().ok_or_else(sum_overflow)?), p, s)
-            }
-            DataType::Decimal256(p, s) => ScalarValue::Decimal256(Some(self.sum), p, s),
-            _ => unreachable!("sum_type is a decimal"),
-        };
+        let sum = ScalarValue::Decimal128(
+            Some(self.sum.to_i128().ok_or_else(sum_overflow)?),
+            MAX_PRECISION,
+            self.scale,
+        );
         Ok(vec![ScalarValue::UInt64(Some(self.count)), sum])
     }
     fn evaluate(&mut self) -> DfResult<ScalarValue> {

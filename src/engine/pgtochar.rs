@@ -178,7 +178,6 @@ fn format_number(value: i128, scale: u32, t: &Template) -> String {
                     out.push(s);
                 }
                 frac_out.push(('.', false));
-                let _ = k;
             }
             Token::Group if !in_frac => {
                 if printed_int {
