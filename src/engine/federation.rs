@@ -14,7 +14,12 @@ use datafusion_federation::FederatedPlanNode;
 ///
 /// Also undone: subtrees the federation unparser writes with a different meaning (found by the
 /// Postgres compatibility corpus): null-aware anti joins (`NOT IN (subquery)`) and outer joins
-/// whose preserved side carries pushed-down scan filters. DataFusion runs those itself, its
+/// whose preserved side carries pushed-down scan filters; mark joins (`x = ANY (subquery)`
+/// under OR or in a projection), unparsed as EXISTS over an alias out of scope; and the
+/// `first_value`/`last_value` aggregates `DISTINCT ON` plans into, which Postgres has only as
+/// window functions (and whose ORDER BY the unparser drops); and decorrelated scalar
+/// subqueries, whose aggregate the unparser leaves unnamed while the join refers to it by
+/// DataFusion's name (`"__scalar_sq_1"."avg(x.salary)"`). DataFusion runs those itself, its
 /// scans still pushing their filters to the source.
 #[derive(Debug)]
 pub(super) struct UnfederateBareScans;
@@ -41,6 +46,9 @@ impl OptimizerRule for UnfederateBareScans {
                 if is_bare_scan(fed.plan())
                     || has_null_aware_anti_join(fed.plan())
                     || has_filtered_preserved_side(fed.plan())
+                    || has_mark_join(fed.plan())
+                    || has_decorrelated_scalar_subquery(fed.plan())
+                    || has_ordered_pick_aggregate(fed.plan())
                 {
                     return Ok(Transformed::yes(fed.plan().clone()));
                 }
@@ -103,6 +111,38 @@ fn has_filtered_preserved_side(plan: &LogicalPlan) -> bool {
                 JoinType::Full => filtered(&j.left) || filtered(&j.right),
                 JoinType::Inner => false,
             },
+            _ => false,
+        })
+    })
+    .unwrap_or(true)
+}
+
+fn has_mark_join(plan: &LogicalPlan) -> bool {
+    plan.exists(|p| {
+        Ok(matches!(p, LogicalPlan::Join(j)
+            if matches!(j.join_type, JoinType::LeftMark | JoinType::RightMark)))
+    })
+    .unwrap_or(true)
+}
+
+fn has_decorrelated_scalar_subquery(plan: &LogicalPlan) -> bool {
+    plan.exists(|p| {
+        Ok(matches!(p, LogicalPlan::SubqueryAlias(a)
+            if a.alias.table().starts_with("__scalar_sq_")))
+    })
+    .unwrap_or(true)
+}
+
+fn has_ordered_pick_aggregate(plan: &LogicalPlan) -> bool {
+    plan.exists(|p| {
+        Ok(match p {
+            LogicalPlan::Aggregate(a) => a.aggr_expr.iter().any(|e| {
+                e.exists(|e| {
+                    Ok(matches!(e, Expr::AggregateFunction(f)
+                        if matches!(f.func.name(), "first_value" | "last_value")))
+                })
+                .unwrap_or(true)
+            }),
             _ => false,
         })
     })

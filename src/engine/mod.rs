@@ -17,10 +17,12 @@ mod federation;
 mod files;
 pub mod introspect;
 mod joinorder;
+mod lateral;
 #[cfg(unix)]
 mod mapped;
 mod morsels;
 mod passthrough;
+mod pgcollate;
 mod pgcopy;
 mod pgfuncs;
 mod pgintervals;
@@ -29,6 +31,7 @@ mod pgnumeric;
 mod pgordered;
 mod pgtext;
 mod pgtochar;
+mod pgunparse;
 mod pgudf;
 mod pgzones;
 pub use pgtext::{postgres_duration, postgres_interval};
@@ -319,6 +322,7 @@ impl Engine {
         let mut state = state;
         pgnumeric::register(&mut state);
         pgtext::register(&mut state);
+        pgcollate::register(&mut state);
         state.add_analyzer_rule(Arc::new(pgfuncs::RoundingIntCasts));
         state.add_analyzer_rule(Arc::new(tuning::UtcDateTrunc));
         let ctx = SessionContext::new_with_state(state);
@@ -569,6 +573,17 @@ impl Engine {
         pgzones::at_time_zone_calls(&mut statement);
         pgintervals::overlaps_as_comparisons(&mut statement);
         pgfuncs::rewrite_similar_to(&mut statement);
+        lateral::lateral_top_n(&mut statement, &|name| {
+            state.aggregate_functions().contains_key(name)
+        });
+        pgcollate::collations(&mut statement).map_err(|message| EngineError::Plan {
+            message,
+            hint: Some(
+                "use COLLATE \"C\", or query one Postgres source alone (passthrough on) so \
+                 Postgres orders it"
+                    .into(),
+            ),
+        })?;
         let mut state = state;
         let logical = match state
             .statement_to_plan(DfStatement::Statement(Box::new(statement.clone())))

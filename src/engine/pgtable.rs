@@ -365,10 +365,11 @@ impl datafusion_federation::sql::SQLExecutor for PgExecutor {
     fn dialect(&self) -> Arc<dyn datafusion::sql::unparser::dialect::Dialect> {
         Arc::new(PostgreSqlDialect {})
     }
-    /// DataFusion's names for functions Postgres spells differently.
+    /// Repairs to the unparsed SQL, and DataFusion's names for functions Postgres spells
+    /// differently (`pgunparse.rs`).
     fn ast_analyzer(&self) -> Option<datafusion_federation::sql::AstAnalyzer> {
         Some(Box::new(|mut statement| {
-            super::pgfuncs::postgres_names(&mut statement);
+            super::pgunparse::repair(&mut statement);
             Ok(statement)
         }))
     }

@@ -301,6 +301,28 @@ fn bad_sql_gets_a_position_or_a_suggestion() {
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stderr.contains("nope"), "{r:?}");
     assert!(!r.stderr.contains("panicked"), "{r:?}");
+
+    // A collation DataFusion cannot honour is refused by name, not answered in byte order;
+    // the byte-order ones run.
+    let r = run(skipper(home.path()).args([
+        "sql",
+        "SELECT plan_tier FROM billing.main.accounts ORDER BY plan_tier COLLATE \"en_US\"",
+    ]));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stdout.is_empty(), "{r:?}");
+    assert!(
+        r.stderr.contains("error: COLLATE \"en_US\" cannot be evaluated here")
+            && r.stderr.contains("hint: use COLLATE \"C\""),
+        "{r:?}"
+    );
+    let r = run(skipper(home.path()).args([
+        "sql",
+        "--format",
+        "csv",
+        "SELECT plan_tier FROM billing.main.accounts GROUP BY 1 ORDER BY plan_tier COLLATE \"C\" DESC",
+    ]));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.stdout, "plan_tier\npro\nfree\nenterprise\nbusiness\n", "{r:?}");
 }
 
 #[test]

@@ -105,6 +105,8 @@ SELECT sum(qty * unit_price) AS revenue FROM shop.order_items;
 SELECT extract(year FROM signup_date) AS y, count(*) AS n FROM shop.customers GROUP BY 1;
 -- agg_30: distinct on
 SELECT DISTINCT ON (customer_id) customer_id, id AS first_order, ordered_at FROM shop.orders ORDER BY customer_id, ordered_at, id;
+-- agg_36: distinct on with descending pick
+SELECT DISTINCT ON (status) status, id AS top_order, shipping FROM shop.orders ORDER BY status, shipping DESC, id;
 -- agg_31: array_agg
 SELECT deptid, array_length(array_agg(empid), 1) AS n FROM employees GROUP BY deptid;
 -- agg_32: corr
@@ -160,6 +162,14 @@ SELECT count(*) AS n FROM shop.orders WHERE customer_id = ANY (SELECT id FROM sh
 SELECT c.id, coalesce(sum(o.shipping), 0) AS shipping FROM shop.customers c LEFT JOIN shop.orders o ON o.customer_id = c.id WHERE c.id <= 25 GROUP BY c.id;
 -- join_22: natural-looking chain
 SELECT p.category, count(DISTINCT o.customer_id) AS buyers FROM shop.products p JOIN shop.order_items i ON i.product_id = p.id JOIN shop.orders o ON o.id = i.order_id WHERE o.status = 'delivered' GROUP BY p.category;
+-- join_23: left lateral top-n with offset
+SELECT c.id, t.id AS second_order, t.shipping FROM shop.customers c LEFT JOIN LATERAL (SELECT o.id, o.shipping FROM shop.orders o WHERE o.customer_id = c.id AND o.status <> 'cancelled' ORDER BY o.ordered_at DESC, o.id LIMIT 1 OFFSET 1) t ON true WHERE c.id <= 40;
+-- join_24: comma lateral top-n ordered by alias
+SELECT d.name, t.empid, t.pay FROM departments d, LATERAL (SELECT e.empid, e.salary AS pay FROM employees e WHERE e.deptid = d.deptid ORDER BY pay DESC, 1 LIMIT 3) t;
+-- join_25: correlated scalar subquery in where
+SELECT count(*) AS n FROM employees e WHERE e.salary > (SELECT avg(x.salary) FROM employees x WHERE x.deptid = e.deptid);
+-- join_26: in subquery under or
+SELECT count(*) AS n FROM shop.orders WHERE customer_id IN (SELECT id FROM shop.customers WHERE segment = 'Enterprise') OR status = 'cancelled';
 
 -- cte_01: simple
 WITH big AS (SELECT customer_id, sum(shipping) AS s FROM shop.orders GROUP BY customer_id) SELECT count(*) AS n FROM big WHERE s > 150;
@@ -362,6 +372,10 @@ SELECT id, format('%s has %s items', sku, id % 7) AS msg FROM shop.products WHER
 SELECT count(*) AS n FROM shop.customers WHERE name LIKE '%o''Brien%';
 -- str_30: regexp_matches count
 SELECT count(*) AS n FROM web.events WHERE url ~ '[0-9]{4}';
+-- str_31: order by an expression not selected
+SELECT name FROM shop.customers WHERE id <= 40 ORDER BY lower(name), id;
+-- str_32: comparison in C collation
+SELECT count(*) AS n FROM shop.customers WHERE name COLLATE "C" < 'D';
 
 -- cast_01: double colon casts
 SELECT id, price::int AS price_int, price::float8 AS price_f, id::text AS id_text, '42'::int + 1 AS n FROM shop.products WHERE id <= 10;

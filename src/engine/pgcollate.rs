@@ -1,0 +1,154 @@
+//! `COLLATE` for the queries DataFusion plans itself. DataFusion compares and sorts text byte by
+//! byte, which is Postgres's `"C"` collation (and `"POSIX"`, and `ucs_basic` over UTF-8); its
+//! planner has no COLLATE at all. So `x COLLATE "C"` becomes the call `collate_c(x)`: text
+//! unchanged where DataFusion evaluates it, and written back as `x COLLATE "C"` in SQL sent to
+//! Postgres (see [`postgres_collate`]), where the database's default collation would otherwise
+//! order it. `COLLATE "default"` names the column's own collation: it is dropped. Any other
+//! collation (`"en_US"`, ICU) orders by language rules DataFusion does not have; such a query
+//! is refused with a hint rather than answered in byte order.
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::DataFusionError;
+use datafusion::error::Result as DfResult;
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+use datafusion::sql::sqlparser::ast::{
+    Expr as A, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, ObjectName, Statement,
+    VisitMut, VisitorMut,
+};
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+const NAME: &str = "collate_c";
+
+pub(super) fn register(state: &mut datafusion::execution::session_state::SessionState) {
+    use datafusion::execution::FunctionRegistry;
+    if let Err(e) = state.register_udf(Arc::new(ScalarUDF::new_from_impl(CollateC {
+        signature: Signature::string(1, Volatility::Immutable),
+    }))) {
+        tracing::warn!("collate_c not registered: {e}");
+    }
+}
+
+/// A collation that is byte order over UTF-8 text.
+fn byte_order(name: &str) -> bool {
+    ["c", "posix", "ucs_basic"].contains(&name.to_ascii_lowercase().as_str())
+}
+
+/// Rewrite each `x COLLATE name` for DataFusion; the error names a collation it cannot honour.
+pub(super) fn collations(statement: &mut Statement) -> Result<(), String> {
+    struct V;
+    impl VisitorMut for V {
+        type Break = String;
+        fn post_visit_expr(&mut self, e: &mut A) -> ControlFlow<String> {
+            if let A::Collate { expr, collation } = e {
+                let name = collation
+                    .0
+                    .last()
+                    .and_then(|p| p.as_ident())
+                    .map(|i| i.value.clone())
+                    .unwrap_or_else(|| collation.to_string());
+                if byte_order(&name) {
+                    *e = super::pgudf::call(NAME, vec![*expr.clone()]);
+                } else if name.eq_ignore_ascii_case("default") {
+                    *e = *expr.clone();
+                } else {
+                    return ControlFlow::Break(format!(
+                        "COLLATE \"{name}\" cannot be evaluated here: this query runs on \
+                         DataFusion, which compares text byte by byte (COLLATE \"C\")"
+                    ));
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    match statement.visit(&mut V) {
+        ControlFlow::Break(message) => Err(message),
+        ControlFlow::Continue(()) => Ok(()),
+    }
+}
+
+/// In SQL unparsed for Postgres, `collate_c(x)` → `x COLLATE "C"`.
+pub(super) fn postgres_collate(statement: &mut Statement) {
+    struct V;
+    impl VisitorMut for V {
+        type Break = ();
+        fn post_visit_expr(&mut self, e: &mut A) -> ControlFlow<()> {
+            if let A::Function(f) = e
+                && f.name.to_string().eq_ignore_ascii_case(NAME)
+                && let FunctionArguments::List(list) = &f.args
+                && let [FunctionArg::Unnamed(FunctionArgExpr::Expr(x))] = list.args.as_slice()
+            {
+                *e = A::Collate {
+                    expr: Box::new(A::Nested(Box::new(x.clone()))),
+                    collation: ObjectName::from(vec![Ident::with_quote('"', "C")]),
+                };
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = statement.visit(&mut V);
+}
+
+/// Text unchanged: DataFusion's comparisons are already the C collation's.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct CollateC {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for CollateC {
+    fn name(&self) -> &str {
+        NAME
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, arg_types: &[DataType]) -> DfResult<DataType> {
+        arg_types
+            .first()
+            .cloned()
+            .ok_or_else(|| DataFusionError::Plan("collate_c takes one text argument".into()))
+    }
+    fn invoke_with_args(&self, mut args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        Ok(args.args.swap_remove(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+    use datafusion::sql::sqlparser::parser::Parser;
+
+    fn parse(sql: &str) -> Statement {
+        Parser::parse_sql(&PostgreSqlDialect {}, sql)
+            .unwrap()
+            .remove(0)
+    }
+
+    #[test]
+    fn byte_order_collations_become_calls_and_return_as_collate() {
+        let mut s = parse(
+            "SELECT name FROM t WHERE name COLLATE \"POSIX\" < 'b' \
+             ORDER BY name COLLATE \"C\", id COLLATE \"default\"",
+        );
+        collations(&mut s).unwrap();
+        assert_eq!(
+            s.to_string(),
+            "SELECT name FROM t WHERE collate_c(name) < 'b' ORDER BY collate_c(name), id"
+        );
+        postgres_collate(&mut s);
+        assert_eq!(
+            s.to_string(),
+            "SELECT name FROM t WHERE (name) COLLATE \"C\" < 'b' ORDER BY (name) COLLATE \"C\", id"
+        );
+    }
+
+    #[test]
+    fn a_language_collation_is_refused_by_name() {
+        let mut s = parse("SELECT name FROM t ORDER BY name COLLATE \"en_US\"");
+        let e = collations(&mut s).unwrap_err();
+        assert!(e.starts_with("COLLATE \"en_US\" cannot be evaluated here"), "{e}");
+    }
+}
