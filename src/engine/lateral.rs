@@ -30,8 +30,7 @@ use datafusion::sql::sqlparser::ast::{
     BinaryOperator, Expr as A, Function, FunctionArgumentList, FunctionArguments, GroupByExpr,
     Ident, Join, JoinConstraint, JoinOperator, LimitClause, ObjectName, OrderByExpr, OrderByKind,
     Query, Select, SelectItem, SelectItemQualifiedWildcardKind, SetExpr, Statement, TableFactor,
-    Value, Visit, VisitMut, Visitor, VisitorMut, WindowSpec,
-    WindowType,
+    Value, Visit, VisitMut, Visitor, VisitorMut, WindowSpec, WindowType,
 };
 use std::collections::HashSet;
 use std::ops::ControlFlow;

@@ -31,8 +31,8 @@ mod pgnumeric;
 mod pgordered;
 mod pgtext;
 mod pgtochar;
-mod pgunparse;
 mod pgudf;
+mod pgunparse;
 mod pgzones;
 pub use pgtext::{postgres_duration, postgres_interval};
 mod pgread;
@@ -380,6 +380,7 @@ impl Engine {
             partitions: threads.max(1),
             statements,
         };
+        let mut ctypes = Vec::new();
         for ((name, source), result) in selected.into_iter().zip(opened) {
             let mut status = SourceStatus {
                 name: name.clone(),
@@ -404,6 +405,7 @@ impl Engine {
                     if let Some(c) = opened.compute_context {
                         engine.contexts.insert(c, name.clone());
                     }
+                    ctypes.extend(opened.c_ctype);
                     if let Some(pool) = opened.postgres {
                         engine.postgres.insert(
                             name.clone(),
@@ -418,6 +420,11 @@ impl Engine {
                 Err(e) => status.error = Some(e),
             }
             engine.sources.push(status);
+        }
+        // Text functions take the case rules of the Postgres databases federated here, when
+        // they agree on the C locale's (DataFusion's own are Unicode's, as other locales').
+        if !ctypes.is_empty() && ctypes.iter().all(|c| *c) {
+            pgcollate::register_c_case(&engine.ctx);
         }
         Ok(engine)
     }
@@ -1039,6 +1046,8 @@ struct Opened {
     canceller: Option<PgCanceller>,
     compute_context: Option<String>,
     postgres: Option<Arc<datafusion_table_providers::postgres::pool::PostgresConnectionPool>>,
+    /// A Postgres database's case rules are the C locale's (`postgres::Listing`).
+    c_ctype: Option<bool>,
 }
 
 async fn open_source(
@@ -1056,7 +1065,7 @@ async fn open_source(
             let t = std::time::Instant::now();
             let pool = settings.open_pool(connect_timeout, query_timeout).await?;
             tracing::debug!(ms = t.elapsed().as_millis() as u64, "postgres pool ready");
-            let listed = tokio::time::timeout(query_timeout, postgres::list_relations(&pool))
+            let listing = tokio::time::timeout(query_timeout, postgres::list_relations(&pool))
                 .await
                 .map_err(|_| "listing tables timed out".to_string())?
                 .map_err(|e| settings.scrub(&e))?;
@@ -1076,7 +1085,7 @@ async fn open_source(
                         pushdown,
                     },
                     dyn_pool,
-                    Some(listed),
+                    Some(listing.relations),
                 ),
             )
             .await
@@ -1087,6 +1096,7 @@ async fn open_source(
                 canceller: Some(settings.canceller()),
                 compute_context: Some(pgtable::PgExecutor::context(name)),
                 postgres: Some(pool),
+                c_ctype: Some(listing.c_ctype),
             })
         }
         SourceConfig::Sqlite(s) => {
@@ -1119,6 +1129,7 @@ async fn open_source(
                 canceller: None,
                 compute_context: Some(uri),
                 postgres: None,
+                c_ctype: None,
             })
         }
         SourceConfig::Parquet(f) | SourceConfig::Csv(f) | SourceConfig::Json(f) => {
@@ -1143,6 +1154,7 @@ async fn open_source(
                 canceller: None,
                 compute_context: None,
                 postgres: None,
+                c_ctype: None,
             })
         }
     }

@@ -6,7 +6,16 @@
 //! order it. `COLLATE "default"` names the column's own collation: it is dropped. Any other
 //! collation (`"en_US"`, ICU) orders by language rules DataFusion does not have; such a query
 //! is refused with a hint rather than answered in byte order.
+//!
+//! Case follows the same locale. In a Postgres database whose `LC_CTYPE` is C (or POSIX),
+//! `upper`, `lower` and `initcap` change ASCII letters only (`upper('chloé')` is `CHLOé`), and
+//! `initcap` starts a word after any character that is not an ASCII letter or digit
+//! (`initcap('éric')` is `éRic`). When every Postgres source Skipper federates has that locale,
+//! the three functions are replaced by such ones ([`register_c_case`]), so a query gives the
+//! same text whether its fragment runs in Postgres or here; otherwise DataFusion's Unicode
+//! rules stay, which are other locales' (`en_US.UTF-8`, ICU) for all but rare letters.
 
+use datafusion::arrow::array::{ArrayRef, AsArray, StringBuilder};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::DataFusionError;
 use datafusion::error::Result as DfResult;
@@ -28,6 +37,85 @@ pub(super) fn register(state: &mut datafusion::execution::session_state::Session
         signature: Signature::string(1, Volatility::Immutable),
     }))) {
         tracing::warn!("collate_c not registered: {e}");
+    }
+}
+
+/// Replace `upper`, `lower` and `initcap` with the C locale's.
+pub(super) fn register_c_case(ctx: &datafusion::prelude::SessionContext) {
+    for case in [Case::Upper, Case::Lower, Case::Initcap] {
+        ctx.register_udf(ScalarUDF::new_from_impl(CCase {
+            case,
+            signature: Signature::string(1, Volatility::Immutable),
+        }));
+    }
+}
+
+#[derive(Debug, PartialEq, Eq, Hash, Clone, Copy)]
+enum Case {
+    Upper,
+    Lower,
+    Initcap,
+}
+
+/// Postgres's `str_toupper`/`str_tolower`/`str_initcap` under a C `LC_CTYPE`: ASCII letters
+/// only; a word starts after anything but an ASCII letter or digit.
+fn c_case(case: Case, text: &str) -> String {
+    match case {
+        Case::Upper => text.to_ascii_uppercase(),
+        Case::Lower => text.to_ascii_lowercase(),
+        Case::Initcap => {
+            let mut in_word = false;
+            text.chars()
+                .map(|c| {
+                    let out = if in_word {
+                        c.to_ascii_lowercase()
+                    } else {
+                        c.to_ascii_uppercase()
+                    };
+                    in_word = c.is_ascii_alphanumeric();
+                    out
+                })
+                .collect()
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct CCase {
+    case: Case,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for CCase {
+    fn name(&self) -> &str {
+        match self.case {
+            Case::Upper => "upper",
+            Case::Lower => "lower",
+            Case::Initcap => "initcap",
+        }
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, arg_types: &[DataType]) -> DfResult<DataType> {
+        match arg_types.first() {
+            Some(t @ (DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)) => Ok(t.clone()),
+            _ => Ok(DataType::Utf8),
+        }
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let (all_scalar, rows) = super::pgudf::shape(&args);
+        let input = args.args[0].to_array(rows)?;
+        let out_type = input.data_type().clone();
+        let text = datafusion::arrow::compute::cast(&input, &DataType::Utf8)?;
+        let text = text.as_string::<i32>();
+        let mut built = StringBuilder::with_capacity(rows, text.value_data().len());
+        for v in text.iter() {
+            built.append_option(v.map(|v| c_case(self.case, v)));
+        }
+        let result: ArrayRef =
+            datafusion::arrow::compute::cast(&(Arc::new(built.finish()) as ArrayRef), &out_type)?;
+        super::pgudf::finish(result, all_scalar)
     }
 }
 
@@ -146,9 +234,24 @@ mod tests {
     }
 
     #[test]
+    fn c_locale_case_changes_ascii_letters_only() {
+        // Each expectation is what Postgres 15 returned in a database created with
+        // `initdb --locale=C -E UTF8`.
+        assert_eq!(c_case(Case::Upper, "chloé éa"), "CHLOé éA");
+        assert_eq!(c_case(Case::Lower, "CHLOÉ Éa"), "chloÉ Éa");
+        assert_eq!(
+            c_case(Case::Initcap, "éric chloé-ann o'brien ßx 3d"),
+            "éRic Chloé-Ann O'Brien ßX 3d"
+        );
+    }
+
+    #[test]
     fn a_language_collation_is_refused_by_name() {
         let mut s = parse("SELECT name FROM t ORDER BY name COLLATE \"en_US\"");
         let e = collations(&mut s).unwrap_err();
-        assert!(e.starts_with("COLLATE \"en_US\" cannot be evaluated here"), "{e}");
+        assert!(
+            e.starts_with("COLLATE \"en_US\" cannot be evaluated here"),
+            "{e}"
+        );
     }
 }

@@ -143,8 +143,7 @@ impl VisitorMut for Requalify<'_> {
 fn inner_qualifiers(select: &Select) -> HashSet<String> {
     let mut names = HashSet::new();
     for t in &select.from {
-        let factors =
-            std::iter::once(&t.relation).chain(t.joins.iter().map(|j| &j.relation));
+        let factors = std::iter::once(&t.relation).chain(t.joins.iter().map(|j| &j.relation));
         for f in factors {
             match f {
                 TableFactor::Table { name, alias, .. } => {

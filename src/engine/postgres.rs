@@ -227,15 +227,21 @@ impl PgSettings {
     }
 }
 
-/// Every schema's queryable relations: tables, views, materialized views, foreign and
-/// partitioned tables (the upstream listing reads `pg_tables`, which has no views).
-pub async fn list_relations(
-    pool: &PostgresConnectionPool,
-) -> Result<std::collections::BTreeMap<String, Vec<String>>, String> {
+/// What Skipper reads about a Postgres database when it opens it.
+pub struct Listing {
+    /// Every schema's queryable relations: tables, views, materialized views, foreign and
+    /// partitioned tables (the upstream listing reads `pg_tables`, which has no views).
+    pub relations: std::collections::BTreeMap<String, Vec<String>>,
+    /// Whether the database's default character classes are the C locale's (libc provider,
+    /// `LC_CTYPE` C or POSIX), where `upper`, `lower` and `initcap` change ASCII letters only.
+    pub c_ctype: bool,
+}
+
+pub async fn list_relations(pool: &PostgresConnectionPool) -> Result<Listing, String> {
     let conn = pool.connect_direct().await.map_err(|e| flatten_error(&e))?;
-    let rows = conn
-        .conn
-        .query(
+    // Both on one connection, pipelined: one round trip.
+    let (rows, ctype) = futures::future::join(
+        conn.conn.query(
             "SELECT n.nspname, c.relname FROM pg_class c \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p') AND NOT c.relispartition \
@@ -243,16 +249,28 @@ pub async fn list_relations(
                AND n.nspname !~ '^pg_toast' AND has_schema_privilege(n.oid, 'USAGE') \
              ORDER BY 1, 2",
             &[],
-        )
-        .await
-        .map_err(|e| flatten_error(&e))?;
-    let mut out: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        ),
+        // The libc locale decides case unless the database's default collation is ICU's
+        // (`datlocprovider`, Postgres 15 and later; read through jsonb so older servers,
+        // which lack the column and have no ICU default, answer too).
+        conn.conn.query_one(
+            "SELECT current_setting('lc_ctype') IN ('C', 'POSIX') \
+             AND coalesce((SELECT to_jsonb(d) ->> 'datlocprovider' FROM pg_database d \
+                           WHERE d.datname = current_database()), 'c') = 'c'",
+            &[],
+        ),
+    )
+    .await;
+    let rows = rows.map_err(|e| flatten_error(&e))?;
+    let mut relations: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for r in rows {
-        out.entry(r.get::<_, String>(0))
+        relations
+            .entry(r.get::<_, String>(0))
             .or_default()
             .push(r.get::<_, String>(1));
     }
-    Ok(out)
+    let c_ctype = ctype.map(|r| r.get::<_, bool>(0)).unwrap_or(false);
+    Ok(Listing { relations, c_ctype })
 }
 
 /// `COMMENT ON TABLE` and `COMMENT ON COLUMN` texts of every visible relation.

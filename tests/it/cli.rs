@@ -311,7 +311,8 @@ fn bad_sql_gets_a_position_or_a_suggestion() {
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stdout.is_empty(), "{r:?}");
     assert!(
-        r.stderr.contains("error: COLLATE \"en_US\" cannot be evaluated here")
+        r.stderr
+            .contains("error: COLLATE \"en_US\" cannot be evaluated here")
             && r.stderr.contains("hint: use COLLATE \"C\""),
         "{r:?}"
     );
@@ -322,7 +323,10 @@ fn bad_sql_gets_a_position_or_a_suggestion() {
         "SELECT plan_tier FROM billing.main.accounts GROUP BY 1 ORDER BY plan_tier COLLATE \"C\" DESC",
     ]));
     assert_eq!(r.code, 0, "{r:?}");
-    assert_eq!(r.stdout, "plan_tier\npro\nfree\nenterprise\nbusiness\n", "{r:?}");
+    assert_eq!(
+        r.stdout, "plan_tier\npro\nfree\nenterprise\nbusiness\n",
+        "{r:?}"
+    );
 }
 
 #[test]

@@ -635,3 +635,42 @@ fn pushdown_can_be_switched_off_for_measuring() {
     assert_eq!(a, b);
     assert_eq!(a, "name,n\none,15\ntwo,14\n");
 }
+
+/// Text functions DataFusion evaluates take the case rules of the Postgres databases it
+/// federates: the C locale's (ASCII letters only) when every one has a C `LC_CTYPE`, Unicode's
+/// as soon as one has another (C.UTF-8 here, where Postgres itself upper-cases `é`).
+#[test]
+fn case_functions_follow_the_sources_locale() {
+    let Some(pg) = Pg::start() else { return };
+    pg.psql(
+        "postgres",
+        "CREATE DATABASE utf8ctype TEMPLATE template0 LC_CTYPE 'C.UTF-8' LC_COLLATE 'C.UTF-8'",
+    );
+    let q = "SELECT upper('chloé') AS u, lower('CHLOÉ') AS l, initcap('éric o''brien') AS i";
+    // What each database answers itself.
+    let c = pg.psql("billing", q);
+    let utf8 = pg.psql("utf8ctype", q);
+    assert!(c.contains("CHLOé") && c.contains("éRic O'Brien"), "{c}");
+    assert!(
+        utf8.contains("CHLOÉ") && utf8.contains("Éric O'Brien"),
+        "{utf8}"
+    );
+    let answer = |sources: &[&str]| {
+        let mut config = String::from("[engine]\npassthrough = false\n");
+        for (i, db) in sources.iter().enumerate() {
+            config.push_str(&format!(
+                "[sources.s{i}]\nkind = \"postgres\"\nurl = \"{}\"\n",
+                pg.url(db)
+            ));
+        }
+        let home = home_with_config(&config);
+        let r = run(skipper(home.path()).args(["sql", "--format", "csv", q]));
+        assert_eq!(r.code, 0, "{r:?}");
+        r.stdout
+    };
+    assert_eq!(answer(&["billing"]), "u,l,i\nCHLOé,chloÉ,éRic O'Brien\n");
+    assert_eq!(
+        answer(&["billing", "utf8ctype"]),
+        "u,l,i\nCHLOÉ,chloé,Éric O'Brien\n"
+    );
+}
