@@ -26,7 +26,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use tokio_postgres::types::{Kind, Type};
 
-/// Field metadata key marking a Utf8 column that holds exact numbers.
+/// Field metadata key marking a Utf8 column that holds exact numbers (`numeric`), or char(n)
+/// values read without their padding (`char(n)`).
 pub const TYPE_KEY: &str = "skipper.type";
 
 /// Microseconds between 1970-01-01 and Postgres's epoch 2000-01-01.
@@ -54,10 +55,11 @@ pub enum PgKind {
     /// money: int64 in minor units (two decimals).
     Money,
     Text,
-    /// char(n) as Postgres prints it, padded.
-    Bpchar,
-    /// char(n) without its padding: how Postgres compares, concatenates and measures it.
-    BpcharTrimmed,
+    /// char(n) as Postgres prints it, padded; n when the type has one.
+    Bpchar(Option<u16>),
+    /// char(n) without its padding: how Postgres compares, concatenates and measures it. The
+    /// field is marked `skipper.type = char(n)`, so a bare column prints padded again.
+    BpcharTrimmed(Option<u16>),
     /// Single-byte `"char"`.
     Char,
     Jsonb,
@@ -107,7 +109,8 @@ impl PgKind {
             }
             Type::MONEY => PgKind::Money,
             Type::TEXT | Type::VARCHAR | Type::NAME | Type::JSON | Type::XML => PgKind::Text,
-            Type::BPCHAR => PgKind::Bpchar,
+            // The typmod of char(n) is n + 4 (the varlena header), -1 without a length.
+            Type::BPCHAR => PgKind::Bpchar(u16::try_from(typmod - 4).ok().filter(|n| *n > 0)),
             Type::CHAR => PgKind::Char,
             Type::JSONB => PgKind::Jsonb,
             Type::BYTEA => PgKind::Bytea,
@@ -147,21 +150,19 @@ impl PgKind {
     /// drops it whenever it compares, concatenates or measures the value.
     pub fn for_computation(self) -> PgKind {
         match self {
-            PgKind::Bpchar => PgKind::BpcharTrimmed,
+            PgKind::Bpchar(n) => PgKind::BpcharTrimmed(n),
             k => k,
         }
     }
 
     pub fn field(self, name: &str) -> Field {
         let f = Field::new(name, self.data_type(), true);
-        if self == PgKind::NumericText {
-            f.with_metadata(HashMap::from([(
-                TYPE_KEY.to_string(),
-                "numeric".to_string(),
-            )]))
-        } else {
-            f
-        }
+        let marked = match self {
+            PgKind::NumericText => "numeric".to_string(),
+            PgKind::BpcharTrimmed(Some(n)) => format!("char({n})"),
+            _ => return f,
+        };
+        f.with_metadata(HashMap::from([(TYPE_KEY.to_string(), marked)]))
     }
 }
 
@@ -252,7 +253,7 @@ impl Builder {
             }
             (Builder::Dec(b, scale), _) => b.append_value(numeric_scaled(v, *scale)?),
             (Builder::Str(b), PgKind::NumericText) => b.append_value(numeric_text(v)?),
-            (Builder::Str(b), PgKind::BpcharTrimmed) => {
+            (Builder::Str(b), PgKind::BpcharTrimmed(_)) => {
                 b.append_value(utf8(v)?.trim_end_matches(' '))
             }
             (Builder::Str(b), PgKind::Char) => {

@@ -260,11 +260,15 @@ pub(super) fn read(
         let fail = |m: String| DataFusionError::External(format!("{name}: {m}").into());
         let kinds = match kinds {
             Some(k) => k,
+            // A federated fragment's result: DataFusion computes on it, as on table scans.
             None => describe(&source, &sql)
                 .await
                 .map_err(|e| fail(e.message))?
                 .into_iter()
-                .map(|(n, k)| k.map_err(|why| fail(format!("column '{n}': {why}"))))
+                .map(|(n, k)| {
+                    k.map(PgKind::for_computation)
+                        .map_err(|why| fail(format!("column '{n}': {why}")))
+                })
                 .collect::<DfResult<Vec<_>>>()?,
         };
         if kinds.len() != schema.fields().len() {

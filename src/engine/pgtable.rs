@@ -4,8 +4,9 @@
 //! ([`super::pgread`]); neither uses the upstream row-by-row reader.
 //!
 //! Types come from Postgres's own description of the table (`PREPARE SELECT * …`), so `time`,
-//! `interval`, `char(n)` (padding kept, as Postgres prints it) and numeric(p,s) have their
-//! faithful Arrow types. Columns of types with no Arrow form are read as text.
+//! `interval`, `char(n)` (read without its padding, as Postgres compares and concatenates it,
+//! and marked so that a bare column prints padded) and numeric(p,s) have their faithful Arrow
+//! types. Columns of types with no Arrow form are read as text.
 //!
 //! Scans: the projection, the filters Postgres evaluates exactly as DataFusion would, and the
 //! limit go into the SQL. A filter is pushed when it is built from columns, plain literals,

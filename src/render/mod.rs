@@ -331,6 +331,18 @@ fn is_exact_text(f: &datafusion::arrow::datatypes::Field) -> bool {
     f.metadata().get("skipper.type").map(String::as_str) == Some("numeric")
 }
 
+/// The length a column of char(n) values read without their padding prints at, as Postgres
+/// prints char(n) (marked by the engine's Postgres reader; lost by any expression over it, whose
+/// text is unpadded in Postgres too).
+fn char_length(f: &datafusion::arrow::datatypes::Field) -> Option<usize> {
+    f.metadata()
+        .get("skipper.type")?
+        .strip_prefix("char(")?
+        .strip_suffix(')')?
+        .parse()
+        .ok()
+}
+
 /// An interval the way Postgres prints it (the engine's, which casts to text the same way).
 pub use crate::engine::postgres_interval;
 
@@ -361,6 +373,8 @@ pub struct ResultWriter<W: Write> {
     json_keys: Vec<Vec<u8>>,
     /// Columns of exact numbers carried as text (a Postgres numeric with no declared scale).
     exact_text: Vec<bool>,
+    /// Per column: char(n)'s n, to pad its values to.
+    padded: Vec<Option<usize>>,
     /// The Arrow IPC writer, writing into a buffer drained to `out` after each batch.
     ipc: Option<datafusion::arrow::ipc::writer::StreamWriter<Vec<u8>>>,
 }
@@ -379,6 +393,7 @@ impl<W: Write> ResultWriter<W> {
             fit_terminal: false,
             json_keys: vec![],
             exact_text: vec![],
+            padded: vec![],
             ipc: None,
         }
     }
@@ -402,6 +417,7 @@ impl<W: Write> ResultWriter<W> {
         };
         self.columns = schema.fields().iter().map(|f| f.name().clone()).collect();
         self.exact_text = schema.fields().iter().map(|f| is_exact_text(f)).collect();
+        self.padded = schema.fields().iter().map(|f| char_length(f)).collect();
         self.json_keys = self
             .columns
             .iter()
@@ -468,6 +484,21 @@ impl<W: Write> ResultWriter<W> {
         Ok(())
     }
 
+    /// Column `i`'s value in `row`, char(n) padded to n characters.
+    fn cell(&self, i: usize, array: &dyn Array, row: usize) -> Cell {
+        match (
+            self.cells.cell(array, row),
+            self.padded.get(i).copied().flatten(),
+        ) {
+            (Cell::Text(mut t), Some(n)) => {
+                let short = n.saturating_sub(t.chars().count());
+                t.extend(std::iter::repeat_n(' ', short));
+                Cell::Text(t)
+            }
+            (cell, _) => cell,
+        }
+    }
+
     pub fn write_batch(&mut self, batch: &RecordBatch) -> std::io::Result<()> {
         let n = batch.num_rows();
         if n == 0 {
@@ -482,7 +513,7 @@ impl<W: Write> ResultWriter<W> {
                             .columns()
                             .iter()
                             .enumerate()
-                            .map(|(i, c)| match self.cells.cell(c.as_ref(), row) {
+                            .map(|(i, c)| match self.cell(i, c.as_ref(), row) {
                                 Cell::Text(t) if self.exact_text.get(i) == Some(&true) => {
                                     Cell::Exact(t)
                                 }
@@ -502,7 +533,8 @@ impl<W: Write> ResultWriter<W> {
                     let rec: Vec<String> = batch
                         .columns()
                         .iter()
-                        .map(|c| self.cells.cell(c.as_ref(), row).text())
+                        .enumerate()
+                        .map(|(i, c)| self.cell(i, c.as_ref(), row).text())
                         .collect();
                     w.write_record(&rec)?;
                 }
@@ -531,7 +563,7 @@ impl<W: Write> ResultWriter<W> {
                             buf.push(b',');
                         }
                         buf.extend_from_slice(&self.json_keys[i]);
-                        serde_json::to_writer(&mut buf, &self.cells.cell(c.as_ref(), row).json())?;
+                        serde_json::to_writer(&mut buf, &self.cell(i, c.as_ref(), row).json())?;
                     }
                     buf.push(b'}');
                     if self.format == Format::Ndjson {
@@ -647,6 +679,40 @@ mod tests {
         let s = w.finish().unwrap();
         assert_eq!(s.rows, 2);
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn char_columns_print_padded_to_their_length() {
+        let padded = Field::new("badge", DataType::Utf8, true).with_metadata(
+            std::collections::HashMap::from([("skipper.type".into(), "char(4)".into())]),
+        );
+        let schema = Arc::new(Schema::new(vec![
+            padded,
+            Field::new("joined", DataType::Utf8, true),
+        ]));
+        let b = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringArray::from(vec![Some("é1"), None, Some("B123")])),
+                Arc::new(StringArray::from(vec![Some("[é1]"), None, Some("x")])),
+            ],
+        )
+        .unwrap();
+        for (format, expected) in [
+            (Format::Csv, "badge,joined\né1  ,[é1]\n,\nB123,x\n"),
+            (
+                Format::Ndjson,
+                "{\"badge\":\"é1  \",\"joined\":\"[é1]\"}\n{\"badge\":null,\"joined\":null}\n\
+                 {\"badge\":\"B123\",\"joined\":\"x\"}\n",
+            ),
+        ] {
+            let mut out = Vec::new();
+            let mut w = ResultWriter::new(format, &mut out, Tz::UTC);
+            w.begin(&b.schema()).unwrap();
+            w.write_batch(&b).unwrap();
+            w.finish().unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), expected);
+        }
     }
 
     #[test]
