@@ -19,7 +19,8 @@ use datafusion_federation::FederatedPlanNode;
 /// `first_value`/`last_value` aggregates `DISTINCT ON` plans into, which Postgres has only as
 /// window functions (and whose ORDER BY the unparser drops); and decorrelated scalar
 /// subqueries, whose aggregate the unparser leaves unnamed while the join refers to it by
-/// DataFusion's name (`"__scalar_sq_1"."avg(x.salary)"`). DataFusion runs those itself, its
+/// DataFusion's name (`"__scalar_sq_1"."avg(x.salary)"`); and ROLLUP, CUBE and GROUPING SETS,
+/// whose internal grouping id the unparser cannot write (an internal error). DataFusion runs those itself, its
 /// scans still pushing their filters to the source.
 #[derive(Debug)]
 pub(super) struct UnfederateBareScans;
@@ -48,6 +49,7 @@ impl OptimizerRule for UnfederateBareScans {
                     || has_filtered_preserved_side(fed.plan())
                     || has_mark_join(fed.plan())
                     || has_decorrelated_scalar_subquery(fed.plan())
+                    || has_grouping_sets(fed.plan())
                     || has_ordered_pick_aggregate(fed.plan())
                 {
                     return Ok(Transformed::yes(fed.plan().clone()));
@@ -129,6 +131,14 @@ fn has_decorrelated_scalar_subquery(plan: &LogicalPlan) -> bool {
     plan.exists(|p| {
         Ok(matches!(p, LogicalPlan::SubqueryAlias(a)
             if a.alias.table().starts_with("__scalar_sq_")))
+    })
+    .unwrap_or(true)
+}
+
+fn has_grouping_sets(plan: &LogicalPlan) -> bool {
+    plan.exists(|p| {
+        Ok(matches!(p, LogicalPlan::Aggregate(a)
+            if a.group_expr.iter().any(|e| matches!(e, Expr::GroupingSet(_)))))
     })
     .unwrap_or(true)
 }

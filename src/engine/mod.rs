@@ -26,6 +26,7 @@ mod pgcollate;
 mod pgcopy;
 mod pgfuncs;
 mod pgintervals;
+mod pgjson;
 mod pgliterals;
 mod pgnumeric;
 mod pgordered;
@@ -41,6 +42,7 @@ pub mod postgres;
 pub mod readonly;
 mod remote;
 mod scan;
+mod setops;
 mod share;
 mod timing;
 mod tuning;
@@ -323,6 +325,13 @@ impl Engine {
         pgnumeric::register(&mut state);
         pgtext::register(&mut state);
         pgcollate::register(&mut state);
+        pgjson::register(&mut state);
+        if let Err(e) = datafusion::execution::FunctionRegistry::register_expr_planner(
+            &mut state,
+            Arc::new(pgintervals::IntervalArithmetic),
+        ) {
+            tracing::warn!("interval arithmetic not registered: {e}");
+        }
         state.add_analyzer_rule(Arc::new(pgfuncs::RoundingIntCasts));
         state.add_analyzer_rule(Arc::new(tuning::UtcDateTrunc));
         let ctx = SessionContext::new_with_state(state);
@@ -580,6 +589,10 @@ impl Engine {
         pgzones::at_time_zone_calls(&mut statement);
         pgintervals::overlaps_as_comparisons(&mut statement);
         pgfuncs::rewrite_similar_to(&mut statement);
+        pgfuncs::fetch_as_limit(&mut statement);
+        pgfuncs::div_mod_calls(&mut statement);
+        pgjson::json_casts(&mut statement);
+        setops::multiset_operations(&mut statement);
         lateral::lateral_top_n(&mut statement, &|name| {
             state.aggregate_functions().contains_key(name)
         });

@@ -48,6 +48,10 @@ pub(super) fn register(ctx: &SessionContext) {
     if let Ok(var) = ctx.udaf("var_samp") {
         ctx.register_udaf(var.as_ref().clone().with_aliases(["variance"]));
     }
+    // Postgres's SQL-standard spelling of bool_and.
+    if let Ok(all) = ctx.udaf("bool_and") {
+        ctx.register_udaf(all.as_ref().clone().with_aliases(["every"]));
+    }
     ctx.register_udf(pg_round());
 }
 
@@ -150,6 +154,22 @@ pub(super) fn alias_function_columns(statement: &mut Statement) {
     impl VisitorMut for V {
         type Break = ();
         fn pre_visit_table_factor(&mut self, t: &mut TableFactor) -> ControlFlow<()> {
+            // `FROM unnest(array) AS x`: one column, named x as in Postgres.
+            if let TableFactor::UNNEST {
+                alias: Some(alias),
+                array_exprs,
+                with_offset: false,
+                with_ordinality: false,
+                ..
+            } = t
+                && array_exprs.len() == 1
+                && alias.columns.is_empty()
+            {
+                alias.columns = vec![TableAliasColumnDef {
+                    name: alias.name.clone(),
+                    data_type: None,
+                }];
+            }
             if let TableFactor::Table {
                 name,
                 args: Some(_),
@@ -192,6 +212,9 @@ pub(super) fn postgres_names(statement: &mut Statement) {
                     "var_population" => Some("var_pop"),
                     "stddev" => Some("stddev_samp"),
                     "signum" => Some("sign"),
+                    // A row constructor (`count(DISTINCT (a, b))`), which DataFusion plans as
+                    // a struct.
+                    "struct" => Some("ROW"),
                     _ => None,
                 };
                 // `substr(x, 'pattern')` is DataFusion's plan of `substring(x FROM 'pattern')`;
@@ -212,6 +235,98 @@ pub(super) fn postgres_names(statement: &mut Statement) {
                     f.name = datafusion::sql::sqlparser::ast::ObjectName::from(vec![Ident::new(n)]);
                 }
             }
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = statement.visit(&mut V);
+}
+
+/// Postgres's `mod(a, b)` is `a % b` (the sign of `a`, as DataFusion's `%`); `div(a, b)`, the
+/// integer quotient truncated towards zero, is `(a - a % b) / b`, exact for integers and
+/// numerics alike (DataFusion has neither function).
+pub(super) fn div_mod_calls(statement: &mut Statement) {
+    use datafusion::sql::sqlparser::ast::{
+        BinaryOperator as Op, Expr as A, FunctionArg, FunctionArgExpr, FunctionArguments,
+    };
+    struct V;
+    impl VisitorMut for V {
+        type Break = ();
+        fn post_visit_expr(&mut self, e: &mut A) -> ControlFlow<()> {
+            let A::Function(f) = e else {
+                return ControlFlow::Continue(());
+            };
+            let name = f.name.to_string().to_ascii_lowercase();
+            if !(name == "div" || name == "mod") || f.over.is_some() {
+                return ControlFlow::Continue(());
+            }
+            let FunctionArguments::List(list) = &f.args else {
+                return ControlFlow::Continue(());
+            };
+            let [
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(a)),
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(b)),
+            ] = list.args.as_slice()
+            else {
+                return ControlFlow::Continue(());
+            };
+            let nested = |x: &A| Box::new(A::Nested(Box::new(x.clone())));
+            let rem = A::BinaryOp {
+                left: nested(a),
+                op: Op::Modulo,
+                right: nested(b),
+            };
+            *e = if name == "mod" {
+                A::Nested(Box::new(rem))
+            } else {
+                A::Nested(Box::new(A::BinaryOp {
+                    left: Box::new(A::Nested(Box::new(A::BinaryOp {
+                        left: nested(a),
+                        op: Op::Minus,
+                        right: Box::new(rem),
+                    }))),
+                    op: Op::Divide,
+                    right: nested(b),
+                }))
+            };
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = statement.visit(&mut V);
+}
+
+/// `[OFFSET m ROWS] FETCH FIRST n ROWS ONLY` as `LIMIT n [OFFSET m]` (DataFusion's planner has
+/// no FETCH). `WITH TIES` and `PERCENT` stay, and are refused by the planner.
+pub(super) fn fetch_as_limit(statement: &mut Statement) {
+    use datafusion::sql::sqlparser::ast::{Expr as A, LimitClause, Query, Value};
+    struct V;
+    impl VisitorMut for V {
+        type Break = ();
+        fn pre_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
+            let Some(fetch) = &q.fetch else {
+                return ControlFlow::Continue(());
+            };
+            if fetch.with_ties || fetch.percent {
+                return ControlFlow::Continue(());
+            }
+            let n = fetch
+                .quantity
+                .clone()
+                .unwrap_or_else(|| A::Value(Value::Number("1".into(), false).into()));
+            match &mut q.limit_clause {
+                None => {
+                    q.limit_clause = Some(LimitClause::LimitOffset {
+                        limit: Some(n),
+                        offset: None,
+                        limit_by: vec![],
+                    })
+                }
+                Some(LimitClause::LimitOffset {
+                    limit: limit @ None,
+                    ..
+                }) => *limit = Some(n),
+                Some(_) => return ControlFlow::Continue(()),
+            }
+            q.fetch = None;
             ControlFlow::Continue(())
         }
     }

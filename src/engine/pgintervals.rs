@@ -7,6 +7,7 @@
 //!   arguments (`make_interval(days => 3)`): the statement is rewritten to positional arguments,
 //!   zeros in the gaps ([`positional_make_interval`]), which Postgres reads the same way;
 //! - the average of intervals ([`interval_average`]), used by `avg` (see `pgnumeric`);
+//! - `interval * number` and `interval / number` ([`IntervalArithmetic`]);
 //! - `(start, end) OVERLAPS (start, end)`, rewritten in the statement to comparisons
 //!   ([`overlaps_as_comparisons`]).
 
@@ -36,6 +37,9 @@ pub(super) fn register(ctx: &datafusion::prelude::SessionContext) {
         ctx.register_udf(ScalarUDF::new_from_impl(JustifyFn::new(which)));
     }
     ctx.register_udf(ScalarUDF::new_from_impl(MakeInterval::new()));
+    for f in SCALE.iter() {
+        ctx.register_udf(f.as_ref().clone());
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -368,19 +372,38 @@ pub(super) fn overlaps_as_comparisons(statement: &mut Statement) {
     let _ = statement.visit(&mut V);
 }
 
-/// Postgres 15's `interval_div(sum, count)`: each field divided, the fraction of a month
-/// carried down as 30-day days and the fraction of a day as time, rounded to microseconds.
+/// Postgres 15's `interval_div(sum, count)`, for `avg(interval)`.
 pub(crate) fn interval_average(
     months: i64,
     days: i64,
     nanos: i128,
     count: u64,
 ) -> DfResult<IntervalMonthDayNano> {
-    let factor = count as f64;
+    scale(months, days, nanos, count as f64, true)
+}
+
+/// Postgres 15's `interval_mul` and `interval_div` (`interval * factor`, `interval / factor`):
+/// each field multiplied (divided), the fraction of a month carried down as 30-day days and the
+/// fraction of a day as time, rounded to microseconds; never carried up.
+fn scale(
+    months: i64,
+    days: i64,
+    nanos: i128,
+    factor: f64,
+    divide: bool,
+) -> DfResult<IntervalMonthDayNano> {
+    if divide && factor == 0.0 {
+        return Err(DataFusionError::Execution("division by zero".into()));
+    }
+    let apply = |x: f64| if divide { x / factor } else { x * factor };
     // TSROUND: to microsecond precision.
     let tsround = |x: f64| (x * 1e6).round_ties_even() / 1e6;
-    let month_q = months as f64 / factor;
-    let day_q = days as f64 / factor;
+    let month_q = apply(months as f64);
+    let day_q = apply(days as f64);
+    let fits = |x: f64| x.is_finite() && x.abs() <= i32::MAX as f64;
+    if !(fits(month_q) && fits(day_q)) {
+        return Err(out_of_range());
+    }
     let month = month_q as i32;
     let mut day = day_q as i32;
     let month_remainder_days = tsround((month_q - month as f64) * DAYS_PER_MONTH as f64);
@@ -393,9 +416,9 @@ pub(crate) fn interval_average(
         sec_remainder -= whole as f64 * 86_400.0;
     }
     day += month_remainder_days as i32;
-    // Postgres keeps microseconds; the time part is divided in them.
+    // Postgres keeps microseconds; the time part is scaled in them.
     let micros = nanos as f64 / NANOS_PER_MICRO as f64;
-    let time = (micros / factor + sec_remainder * 1e6).round_ties_even();
+    let time = (apply(micros) + sec_remainder * 1e6).round_ties_even();
     if !time.is_finite() || time.abs() >= 9.2e15 {
         return Err(out_of_range());
     }
@@ -404,6 +427,117 @@ pub(crate) fn interval_average(
         day,
         time as i64 * NANOS_PER_MICRO,
     ))
+}
+
+/// `interval_mul(interval, factor)` / `interval_div(interval, factor)`: Postgres's functions
+/// behind `interval * number` and `interval / number` (see [`IntervalArithmetic`]), by the same
+/// names in Postgres, so federated fragments unparse to SQL it runs.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ScaleFn {
+    divide: bool,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for ScaleFn {
+    fn name(&self) -> &str {
+        if self.divide {
+            "interval_div"
+        } else {
+            "interval_mul"
+        }
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _arg_types: &[DataType]) -> DfResult<DataType> {
+        Ok(INTERVAL)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let (all_scalar, rows) = super::pgudf::shape(&args);
+        let spans = args.args[0].to_array(rows)?;
+        let factors = args.args[1].to_array(rows)?;
+        let (spans, factors) = (
+            spans.as_primitive::<IntervalMonthDayNanoType>(),
+            factors.as_primitive::<Float64Type>(),
+        );
+        let mut out = IntervalMonthDayNanoBuilder::with_capacity(rows);
+        for row in 0..rows {
+            if spans.is_null(row) || factors.is_null(row) {
+                out.append_null();
+                continue;
+            }
+            let v = spans.value(row);
+            out.append_value(scale(
+                v.months as i64,
+                v.days as i64,
+                v.nanoseconds as i128,
+                factors.value(row),
+                self.divide,
+            )?);
+        }
+        super::pgudf::finish(std::sync::Arc::new(out.finish()), all_scalar)
+    }
+}
+
+static SCALE: std::sync::LazyLock<[std::sync::Arc<ScalarUDF>; 2]> =
+    std::sync::LazyLock::new(|| {
+        [false, true].map(|divide| {
+            std::sync::Arc::new(ScalarUDF::new_from_impl(ScaleFn {
+                divide,
+                signature: Signature::exact(
+                    vec![INTERVAL, DataType::Float64],
+                    Volatility::Immutable,
+                ),
+            }))
+        })
+    });
+
+/// `interval * number`, `number * interval` and `interval / number` (DataFusion: "Invalid
+/// interval arithmetic operation") are planned as `interval_mul`/`interval_div` with the
+/// number as a double, as Postgres resolves those operators. An expression planner, as the SQL
+/// planner types each projection while it builds it.
+#[derive(Debug)]
+pub(super) struct IntervalArithmetic;
+
+impl datafusion::logical_expr::planner::ExprPlanner for IntervalArithmetic {
+    fn plan_binary_op(
+        &self,
+        expr: datafusion::logical_expr::planner::RawBinaryExpr,
+        schema: &datafusion::common::DFSchema,
+    ) -> DfResult<
+        datafusion::logical_expr::planner::PlannerResult<
+            datafusion::logical_expr::planner::RawBinaryExpr,
+        >,
+    > {
+        use datafusion::logical_expr::planner::PlannerResult;
+        use datafusion::logical_expr::{Expr, ExprSchemable};
+        use datafusion::sql::sqlparser::ast::BinaryOperator;
+        let (Ok(l), Ok(r)) = (expr.left.get_type(schema), expr.right.get_type(schema)) else {
+            return Ok(PlannerResult::Original(expr));
+        };
+        let number = |t: &DataType| t.is_numeric();
+        let (swap, divide) = match expr.op {
+            BinaryOperator::Multiply if l == INTERVAL && number(&r) => (false, false),
+            BinaryOperator::Multiply if r == INTERVAL && number(&l) => (true, false),
+            BinaryOperator::Divide if l == INTERVAL && number(&r) => (false, true),
+            _ => return Ok(PlannerResult::Original(expr)),
+        };
+        let (span, factor) = if swap {
+            (expr.right, expr.left)
+        } else {
+            (expr.left, expr.right)
+        };
+        let factor = Expr::Cast(datafusion::logical_expr::Cast::new(
+            Box::new(factor),
+            DataType::Float64,
+        ));
+        Ok(PlannerResult::Planned(Expr::ScalarFunction(
+            datafusion::logical_expr::expr::ScalarFunction::new_udf(
+                std::sync::Arc::clone(&SCALE[divide as usize]),
+                vec![span, factor],
+            ),
+        )))
+    }
 }
 
 /// `avg(interval)`: the field-wise sum and the count, finished by [`interval_average`];

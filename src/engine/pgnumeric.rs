@@ -70,7 +70,8 @@ pub(super) fn register(state: &mut datafusion::execution::session_state::Session
         })
         .and_then(|_| state.register_udf(Arc::new(ScalarUDF::new_from_impl(WidthBucket::new()))))
         .and_then(|_| state.register_function_rewrite(Arc::new(NumericDivision)))
-        .and_then(|_| state.register_function_rewrite(Arc::new(RealWidening)));
+        .and_then(|_| state.register_function_rewrite(Arc::new(RealWidening)))
+        .and_then(|_| state.register_function_rewrite(Arc::new(FloatResolution)));
     // Registering into a fresh session's maps cannot fail; if it ever did, DataFusion's own
     // division and avg stay in place, which is a scale difference and not a failure.
     if let Err(e) = ok {
@@ -128,6 +129,81 @@ impl FunctionRewrite for NumericDivision {
         Ok(Transformed::yes(Expr::ScalarFunction(
             ScalarFunction::new_udf(Arc::clone(&NUMERIC_DIV), vec![*left, *right]),
         )))
+    }
+}
+
+/// Where one result is chosen from several values (CASE branches, `coalesce`, `nullif`,
+/// `greatest`, `least`), a `double precision` among `numeric`s makes the result `double
+/// precision` in Postgres (the preferred type of the numeric category); DataFusion picked
+/// Decimal128(30, 15), which prints `0.500000000000000`, drops digits past 15 decimals and
+/// fails above 10^15. The numeric values are cast to Float64 first.
+#[derive(Debug)]
+struct FloatResolution;
+
+impl FunctionRewrite for FloatResolution {
+    fn name(&self) -> &str {
+        "skipper_float_resolution"
+    }
+
+    fn rewrite(
+        &self,
+        expr: Expr,
+        schema: &DFSchema,
+        _config: &ConfigOptions,
+    ) -> DfResult<Transformed<Expr>> {
+        let float = |e: &Expr| {
+            matches!(
+                e.get_type(schema),
+                Ok(DataType::Float64 | DataType::Float32)
+            )
+        };
+        let decimal = |e: &Expr| {
+            matches!(
+                e.get_type(schema),
+                Ok(DataType::Decimal128(..) | DataType::Decimal256(..))
+            )
+        };
+        let widen = |e: Expr| {
+            if decimal(&e) {
+                Expr::Cast(datafusion::logical_expr::Cast::new(
+                    Box::new(e),
+                    DataType::Float64,
+                ))
+            } else {
+                e
+            }
+        };
+        match expr {
+            Expr::ScalarFunction(mut f)
+                if matches!(f.func.name(), "coalesce" | "nullif" | "greatest" | "least")
+                    && f.args.iter().any(float)
+                    && f.args.iter().any(decimal) =>
+            {
+                f.args = f.args.into_iter().map(widen).collect();
+                Ok(Transformed::yes(Expr::ScalarFunction(f)))
+            }
+            Expr::Case(mut c)
+                if c.when_then_expr
+                    .iter()
+                    .map(|(_, t)| t.as_ref())
+                    .chain(c.else_expr.as_deref())
+                    .any(float)
+                    && c.when_then_expr
+                        .iter()
+                        .map(|(_, t)| t.as_ref())
+                        .chain(c.else_expr.as_deref())
+                        .any(decimal) =>
+            {
+                c.when_then_expr = c
+                    .when_then_expr
+                    .into_iter()
+                    .map(|(w, t)| (w, Box::new(widen(*t))))
+                    .collect();
+                c.else_expr = c.else_expr.map(|e| Box::new(widen(*e)));
+                Ok(Transformed::yes(Expr::Case(c)))
+            }
+            other => Ok(Transformed::no(other)),
+        }
     }
 }
 

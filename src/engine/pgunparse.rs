@@ -17,6 +17,7 @@ pub(super) fn repair(statement: &mut Statement) {
     constant_keys(statement);
     derived_table_scope(statement);
     super::pgcollate::postgres_collate(statement);
+    super::pgjson::postgres_json(statement);
     super::pgfuncs::postgres_names(statement);
 }
 

@@ -44,10 +44,12 @@ impl Refusal {
 /// Parse `sql` and return its statements, refusing any that is not read-only.
 /// `allow_several` is for `-f FILE`, where each statement is then checked and run in turn.
 pub fn check(sql: &str, allow_several: bool) -> Result<Vec<Statement>, Refusal> {
-    // DataFusion's own (generic) dialect first; Postgres's grammar where that fails, for
-    // syntax only Postgres has (`WITH x AS MATERIALIZED`, …) that passthrough can still run.
-    let statements = Parser::parse_sql(&GenericDialect {}, sql)
-        .or_else(|e| Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|_| e))
+    // Postgres's grammar first: Skipper's SQL is Postgres's, and the two differ in more than
+    // syntax (the generic dialect binds `->>` looser than `=`, so `j ->> 'k' = 'v'` meant
+    // `j ->> ('k' = 'v')`). DataFusion's own (generic) dialect where that fails, for its own
+    // statements and syntax.
+    let statements = Parser::parse_sql(&PostgreSqlDialect {}, sql)
+        .or_else(|e| Parser::parse_sql(&GenericDialect {}, sql).map_err(|_| e))
         .map_err(|e| Refusal::Syntax {
             message: match e {
                 ParserError::ParserError(m) | ParserError::TokenizerError(m) => m,

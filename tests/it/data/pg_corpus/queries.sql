@@ -515,3 +515,77 @@ SELECT n, substring(s FROM '@(.*)$') AS domain, substring(s FROM '[0-9]+') AS di
 SELECT b - a AS diff, '1e3'::numeric AS big, INTERVAL '1 month - 1 day' AS iv, '2024-03-05 10:00'::timestamp + INTERVAL '90 minutes' AS t FROM (VALUES (TIMESTAMP '2024-01-01 00:00', TIMESTAMP '2024-01-02 02:00:05.5')) t(a, b);
 -- local_08: AT TIME ZONE both ways, OVERLAPS and to_char of numbers evaluated by DataFusion
 SELECT id, t AT TIME ZONE 'America/New_York' AS ny, n AT TIME ZONE 'America/New_York' AS from_ny, to_char(p, 'FM999G990D00') AS p1, to_char(p, '9999.99') AS p2, (t, t + INTERVAL '2 hours') OVERLAPS ('2024-03-10 12:00+00'::timestamptz, '2024-03-10 13:00+00'::timestamptz) AS ov FROM (VALUES (1, '2024-03-10 11:30+00'::timestamptz, '2024-03-10 02:30'::timestamp, 1234.567), (2, '2024-11-03 05:30+00'::timestamptz, '2024-11-03 01:30'::timestamp, -0.5), (3, '2024-03-10 14:00+00'::timestamptz, '2024-07-01 12:00'::timestamp, 99999.1)) v(id, t, n, p);
+-- real_01: top-n with ties
+SELECT id, price FROM shop.products ORDER BY price DESC FETCH FIRST 5 ROWS WITH TIES;
+-- real_02: rounding floats half to even as Postgres's round(double precision)
+SELECT x, round(x) AS r, round(x::numeric) AS rn, x::int AS i FROM (VALUES (0.5::float8), (1.5), (2.5), (-2.5), (3.7)) v(x);
+-- real_03: integer division and modulo of negatives
+SELECT a, b, a / b AS q, a % b AS m, div(a, b) AS d, mod(a, b) AS md FROM (VALUES (7, 2), (-7, 2), (7, -2), (-7, -2)) v(a, b);
+-- real_04: numeric to integer casts round half away from zero
+SELECT v, v::int AS i, v::bigint AS b, ceil(v) AS c, floor(v) AS f, trunc(v) AS t FROM (VALUES (2.5::numeric), (-2.5), (0.49), (-0.51)) x(v);
+-- real_05: calendar fill with generate_series
+SELECT d::date AS day, count(o.id) AS orders FROM generate_series(DATE '2024-02-01', DATE '2024-02-10', INTERVAL '1 day') AS d LEFT JOIN shop.orders o ON o.ordered_at >= d AND o.ordered_at < d + INTERVAL '1 day' GROUP BY d ORDER BY d;
+-- real_06: date arithmetic with integers
+SELECT id, signup_date + 30 AS plus30, signup_date - DATE '2023-01-01' AS days_since, (signup_date + INTERVAL '1 month')::date AS next_month FROM shop.customers WHERE id <= 12;
+-- real_07: month-end interval arithmetic
+SELECT d, d + INTERVAL '1 month' AS plus_month, d - INTERVAL '1 month' AS minus_month FROM (VALUES (TIMESTAMP '2024-01-31 10:00'), (TIMESTAMP '2024-03-31 00:00'), (TIMESTAMP '2023-02-28 12:00')) v(d);
+-- real_08: extract fields
+SELECT id, extract(isodow FROM ordered_at) AS isodow, extract(doy FROM ordered_at) AS doy, extract(week FROM ordered_at) AS wk, extract(quarter FROM ordered_at) AS q FROM shop.orders WHERE id <= 15;
+-- real_09: grouping function with rollup
+SELECT category, grouping(category) AS is_total, count(*) AS n, sum(price) AS total FROM shop.products GROUP BY ROLLUP (category);
+-- real_10: recursive cte over the management chain
+WITH RECURSIVE chain AS (SELECT empid, managerid, 0 AS depth FROM employees WHERE managerid IS NULL UNION ALL SELECT e.empid, e.managerid, c.depth + 1 FROM employees e JOIN chain c ON e.managerid = c.empid) SELECT depth, count(*) AS n FROM chain GROUP BY depth;
+-- real_11: unnest and array_to_string
+SELECT id, array_to_string(ARRAY[country, segment], '/') AS tag, array_length(string_to_array(email, '.'), 1) AS parts FROM shop.customers WHERE id <= 10;
+-- real_12: unnest a literal array
+SELECT x, x * 2 AS doubled FROM unnest(ARRAY[3, 1, 2]) AS x;
+-- real_13: jsonb extraction
+SELECT j ->> 'name' AS name, (j ->> 'qty')::int AS qty, j -> 'tags' ->> 0 AS first_tag FROM (VALUES ('{"name": "a", "qty": "3", "tags": ["x", "y"]}'::jsonb), ('{"name": "b", "qty": "5", "tags": []}'::jsonb)) v(j);
+-- real_14: is distinct from and nullif
+SELECT count(*) FILTER (WHERE referred_by IS DISTINCT FROM 1) AS not_one, count(*) FILTER (WHERE referred_by IS NOT DISTINCT FROM NULL) AS no_ref, count(nullif(segment, 'Enterprise')) AS non_ent FROM shop.customers;
+-- real_15: in list with null
+SELECT count(*) FILTER (WHERE referred_by IN (1, 2, NULL)) AS in_list, count(*) FILTER (WHERE referred_by NOT IN (1, 2, NULL)) AS not_in_list FROM shop.customers;
+-- real_16: between symmetric and like escape
+SELECT count(*) FILTER (WHERE id BETWEEN SYMMETRIC 20 AND 10) AS sym, count(*) FILTER (WHERE name LIKE '%o''B%') AS apostrophe, count(*) FILTER (WHERE email LIKE '%!_%' ESCAPE '!') AS underscore FROM shop.customers;
+-- real_17: string functions people use
+SELECT id, left(title, -3) AS cut, rtrim(sku, '0123456789') AS stem, btrim('  x  ') AS b, overlay(sku PLACING 'XX' FROM 1 FOR 3) AS ov, split_part(title, ' ', -1) AS last_word FROM shop.products WHERE id <= 8;
+-- real_18: chr ascii to_hex
+SELECT id, ascii(name) AS a, chr(65 + id % 26) AS c, to_hex(id * 255) AS h FROM shop.customers WHERE id <= 10;
+-- real_19: string concatenation with numbers and nulls
+SELECT id, 'order-' || id AS label, 'n:' || note AS n1, concat('n:', note) AS n2, id::text || '/' || shipping AS mixed FROM shop.orders WHERE id <= 12;
+-- real_20: numeric typmod casts
+SELECT id, price::numeric(10,1) AS p1, (price / 3)::numeric(12,4) AS third, round(price / 7, 3) AS r3 FROM shop.products WHERE id <= 10;
+-- real_21: mixed int and numeric in case
+SELECT order_id, line, CASE WHEN qty > 3 THEN qty ELSE unit_price END AS v, greatest(qty, unit_price) AS g, least(qty * 1.5, 4) AS l FROM shop.order_items WHERE order_id <= 5;
+-- real_22: to_char of dates
+SELECT id, to_char(ordered_at, 'YYYY-MM-DD HH24:MI') AS ts, to_char(ordered_at, 'Mon DD, YYYY') AS pretty, to_char(ordered_at, 'YYYY"Q"Q') AS quarter FROM shop.orders WHERE id <= 10;
+-- real_23: to_date and to_timestamp
+SELECT to_date('2024-03-15', 'YYYY-MM-DD') AS d, to_date('15/03/2024', 'DD/MM/YYYY') AS d2, to_timestamp('2024-03-15 13:45', 'YYYY-MM-DD HH24:MI') AS t;
+-- real_24: date_trunc quarter and week
+SELECT date_trunc('quarter', ordered_at) AS q, date_trunc('week', ordered_at) AS w, count(*) AS n FROM shop.orders WHERE id <= 300 GROUP BY 1, 2;
+-- real_25: interval arithmetic
+SELECT id, duration * 2 AS twice, duration / 4 AS quarter, duration + INTERVAL '30 minutes' AS longer, extract(epoch FROM duration) / 60 AS minutes FROM web.sessions WHERE id <= 10;
+-- real_26: window frame by range of interval
+SELECT id, started_at, count(*) OVER (ORDER BY started_at RANGE BETWEEN INTERVAL '1 hour' PRECEDING AND CURRENT ROW) AS last_hour FROM web.sessions WHERE id <= 40;
+-- real_27: lag with default and lead
+SELECT id, pages, lag(pages, 1, 0) OVER (ORDER BY id) AS prev, lead(pages, 2) OVER (ORDER BY id) AS next2 FROM web.sessions WHERE id <= 20;
+-- real_28: bool aggregates
+SELECT device, bool_and(bounced) AS all_bounced, bool_or(bounced) AS any_bounced, every(pages > 1) AS all_multi FROM web.sessions GROUP BY device;
+-- real_29: count distinct pairs
+SELECT count(DISTINCT (customer_id, status)) AS pairs, count(DISTINCT customer_id) AS customers FROM shop.orders;
+-- real_30: union distinct with order
+SELECT country AS code FROM shop.customers WHERE id <= 30 UNION SELECT 'ZZ' ORDER BY code;
+-- real_31: except all and intersect all
+SELECT n FROM (VALUES (1), (1), (2), (3)) a(n) EXCEPT ALL SELECT n FROM (VALUES (1), (3)) b(n);
+-- real_32: ratio of integers
+SELECT status, count(*) / 10 AS tens, count(*)::float / 10 AS exact_tens, count(*) * 100 / (SELECT count(*) FROM shop.orders) AS pct_floor FROM shop.orders GROUP BY status;
+-- real_33: group by a jsonb member
+SELECT props ->> 'plan' AS plan, count(*) AS n, avg((props ->> 'score')::int) AS avg_score FROM web.profiles GROUP BY 1;
+-- real_34: nested members, positions and json columns
+SELECT user_id, props -> 'tags' ->> 0 AS first_tag, props -> 'tags' -> -1 AS last_tag, props ->> 'beta' AS beta, raw ->> 'a' AS a, raw -> 'b' AS b FROM web.profiles WHERE user_id <= 13;
+-- real_35: jsonb member joined to sessions
+SELECT p.props ->> 'plan' AS plan, sum(s.pages) AS pages FROM web.sessions s JOIN web.profiles p ON p.user_id = s.user_id WHERE (p.props ->> 'score')::int > 50 GROUP BY 1;
+-- real_36: jsonb and json columns as stored
+SELECT user_id, props, raw FROM web.profiles WHERE user_id <= 6;
+-- real_37: filter on a jsonb member
+SELECT count(*) AS n FROM web.profiles WHERE props ->> 'plan' = 'pro' AND props -> 'tags' ->> 1 LIKE 'u%';

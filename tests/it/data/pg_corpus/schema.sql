@@ -166,4 +166,17 @@ SELECT i,
        CASE WHEN i % 50 = 0 THEN NULL ELSE ((i * 7919) % 100000) / 97.0 END
 FROM generate_series(1, 20000) AS i;
 
+CREATE TABLE web.profiles (
+    user_id  integer PRIMARY KEY,
+    props    jsonb NOT NULL,
+    raw      json
+);
+INSERT INTO web.profiles
+SELECT i,
+       jsonb_build_object('plan', (ARRAY['free','pro','team'])[1 + i % 3], 'score', (i * 37) % 101,
+                          'tags', CASE WHEN i % 4 = 0 THEN '[]'::jsonb ELSE jsonb_build_array('t' || (i % 7), 'u' || (i % 5)) END,
+                          'beta', CASE WHEN i % 6 = 0 THEN 'null'::jsonb ELSE to_jsonb(i % 2 = 0) END),
+       CASE WHEN i % 10 = 0 THEN NULL ELSE ('{"b": ' || i || ', "a": "x' || i % 3 || '"}')::json END
+FROM generate_series(1, 500) AS i;
+
 ANALYZE;
