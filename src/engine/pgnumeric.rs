@@ -132,11 +132,13 @@ impl FunctionRewrite for NumericDivision {
     }
 }
 
-/// Where one result is chosen from several values (CASE branches, `coalesce`, `nullif`,
-/// `greatest`, `least`), a `double precision` among `numeric`s makes the result `double
-/// precision` in Postgres (the preferred type of the numeric category); DataFusion picked
-/// Decimal128(30, 15), which prints `0.500000000000000`, drops digits past 15 decimals and
-/// fails above 10^15. The numeric values are cast to Float64 first.
+/// A `double precision` meeting a `numeric` is compared as a double in Postgres (numeric casts
+/// to float8 implicitly, not the reverse), and where one result is chosen from several values
+/// (CASE branches, `coalesce`, `nullif`, `greatest`, `least`) the result is a double (the
+/// preferred type of the numeric category). DataFusion cast the double to Decimal128(30, 15)
+/// instead (Skipper reads literals such as `0.5` as exact decimals): `latency_ms > 0.5` failed
+/// for values of 10^15 and more ("too large to store in a Decimal128 of precision 30"), and a
+/// chosen value printed `0.500000000000000`. The numeric sides are cast to Float64 first.
 #[derive(Debug)]
 struct FloatResolution;
 
@@ -174,6 +176,43 @@ impl FunctionRewrite for FloatResolution {
             }
         };
         match expr {
+            Expr::BinaryExpr(BinaryExpr { left, op, right })
+                if matches!(
+                    op,
+                    Operator::Eq
+                        | Operator::NotEq
+                        | Operator::Lt
+                        | Operator::LtEq
+                        | Operator::Gt
+                        | Operator::GtEq
+                        | Operator::IsDistinctFrom
+                        | Operator::IsNotDistinctFrom
+                ) && ((float(&left) && decimal(&right))
+                    || (decimal(&left) && float(&right))) =>
+            {
+                Ok(Transformed::yes(Expr::BinaryExpr(BinaryExpr {
+                    left: Box::new(widen(*left)),
+                    op,
+                    right: Box::new(widen(*right)),
+                })))
+            }
+            Expr::InList(mut l)
+                if (float(&l.expr) && l.list.iter().any(decimal))
+                    || (decimal(&l.expr) && l.list.iter().any(float)) =>
+            {
+                l.expr = Box::new(widen(*l.expr));
+                l.list = l.list.into_iter().map(widen).collect();
+                Ok(Transformed::yes(Expr::InList(l)))
+            }
+            Expr::Between(mut b)
+                if [&*b.expr, &*b.low, &*b.high].into_iter().any(float)
+                    && [&*b.expr, &*b.low, &*b.high].into_iter().any(decimal) =>
+            {
+                b.expr = Box::new(widen(*b.expr));
+                b.low = Box::new(widen(*b.low));
+                b.high = Box::new(widen(*b.high));
+                Ok(Transformed::yes(Expr::Between(b)))
+            }
             Expr::ScalarFunction(mut f)
                 if matches!(f.func.name(), "coalesce" | "nullif" | "greatest" | "least")
                     && f.args.iter().any(float)

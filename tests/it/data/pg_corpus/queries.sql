@@ -589,3 +589,5 @@ SELECT p.props ->> 'plan' AS plan, sum(s.pages) AS pages FROM web.sessions s JOI
 SELECT user_id, props, raw FROM web.profiles WHERE user_id <= 6;
 -- real_37: filter on a jsonb member
 SELECT count(*) AS n FROM web.profiles WHERE props ->> 'plan' = 'pro' AND props -> 'tags' ->> 1 LIKE 'u%';
+-- real_38: double precision compared with numeric literals
+SELECT count(*) FILTER (WHERE latency_ms * 1e16 > 2.5) AS big, count(*) FILTER (WHERE latency_ms BETWEEN 10.5 AND 20.25) AS mid, count(*) FILTER (WHERE latency_ms IN (0.5, 1.03)) AS listed, max(coalesce(latency_ms, 0.5)) AS top FROM web.events;
