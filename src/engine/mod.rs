@@ -591,6 +591,7 @@ impl Engine {
         pgfuncs::rewrite_similar_to(&mut statement);
         pgfuncs::fetch_as_limit(&mut statement);
         pgfuncs::div_mod_calls(&mut statement);
+        pgfuncs::float_values(&mut statement);
         pgjson::json_casts(&mut statement);
         setops::multiset_operations(&mut statement);
         lateral::lateral_top_n(&mut statement, &|name| {

@@ -108,13 +108,24 @@ impl ScalarUDFImpl for PgRule {
                 }
             }
             Rule::PostgresPatterns => {
+                let mut quarter = false;
                 for a in args.args.iter_mut().skip(1) {
                     if let ColumnarValue::Scalar(ScalarValue::Utf8(Some(f))) = a {
                         let translated = postgres_format(f).map_err(|e| {
                             DataFusionError::Execution(format!("{}: {e}", self.name()))
                         })?;
+                        quarter |= translated.contains(QUARTER);
                         *a = ColumnarValue::Scalar(ScalarValue::Utf8(Some(translated)));
                     }
+                }
+                if quarter {
+                    if self.name() != "to_char" {
+                        return Err(DataFusionError::Execution(format!(
+                            "{}: the quarter (Q) is only written, not read",
+                            self.name()
+                        )));
+                    }
+                    return quarters(self.inner.invoke_with_args(args)?);
                 }
             }
         }
@@ -294,6 +305,75 @@ pub(super) fn div_mod_calls(statement: &mut Statement) {
     let _ = statement.visit(&mut V);
 }
 
+/// A VALUES column where one row is written as a double (`0.5::float8`, `CAST(x AS real)`) and
+/// others as plain number literals: Postgres types the column `double precision` (the preferred
+/// type of the numeric category); DataFusion, reading the literals as exact decimals, typed it
+/// Decimal128(30, 15). The literals are cast to double precision first.
+pub(super) fn float_values(statement: &mut Statement) {
+    use datafusion::sql::sqlparser::ast::{
+        CastKind, DataType as T, Expr as A, SetExpr, UnaryOperator, Value,
+    };
+    fn double(e: &A) -> bool {
+        matches!(
+            e,
+            A::Cast {
+                data_type: T::Float8
+                    | T::DoublePrecision
+                    | T::Double(_)
+                    | T::Real
+                    | T::Float4
+                    | T::Float(_),
+                ..
+            }
+        )
+    }
+    fn number(e: &A) -> bool {
+        match e {
+            A::Value(v) => matches!(v.value, Value::Number(..)),
+            A::UnaryOp {
+                op: UnaryOperator::Minus | UnaryOperator::Plus,
+                expr,
+            } => number(expr),
+            A::Nested(inner) => number(inner),
+            _ => false,
+        }
+    }
+    struct V;
+    impl VisitorMut for V {
+        type Break = ();
+        fn pre_visit_query(
+            &mut self,
+            q: &mut datafusion::sql::sqlparser::ast::Query,
+        ) -> ControlFlow<()> {
+            let SetExpr::Values(values) = q.body.as_mut() else {
+                return ControlFlow::Continue(());
+            };
+            let width = values.rows.first().map_or(0, |r| r.len());
+            for col in 0..width {
+                let cells = || values.rows.iter().filter_map(move |r| r.get(col));
+                if !cells().any(double) || !cells().any(number) {
+                    continue;
+                }
+                for row in &mut values.rows {
+                    if let Some(cell) = row.get_mut(col)
+                        && number(cell)
+                    {
+                        *cell = A::Cast {
+                            kind: CastKind::DoubleColon,
+                            expr: Box::new(cell.clone()),
+                            data_type: T::DoublePrecision,
+                            array: false,
+                            format: None,
+                        };
+                    }
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = statement.visit(&mut V);
+}
+
 /// `[OFFSET m ROWS] FETCH FIRST n ROWS ONLY` as `LIMIT n [OFFSET m]` (DataFusion's planner has
 /// no FETCH). `WITH TIES` and `PERCENT` stay, and are refused by the planner.
 pub(super) fn fetch_as_limit(statement: &mut Statement) {
@@ -422,6 +502,38 @@ pub(crate) fn similar_to_regex(pattern: &str, escape: Option<char>) -> String {
 /// `to_char`/`to_date`/`to_timestamp`, which take chrono's. A pattern element with no chrono
 /// equivalent is an error rather than text copied through (DataFusion printed
 /// `YYYY-MM-DD HH24:MI` back verbatim).
+/// Marks the month that stands for a quarter in a translated format.
+const QUARTER: char = '\u{E000}';
+
+/// `to_char` output with each marked month (`\u{E000}07`) replaced by its quarter (`3`).
+fn quarters(v: ColumnarValue) -> DfResult<ColumnarValue> {
+    fn fix(t: &str) -> String {
+        let mut out = String::with_capacity(t.len());
+        let mut rest = t;
+        while let Some(at) = rest.find(QUARTER) {
+            out.push_str(&rest[..at]);
+            let after = &rest[at + QUARTER.len_utf8()..];
+            let month: u32 = after.get(..2).and_then(|m| m.parse().ok()).unwrap_or(1);
+            out.push(char::from_digit((month + 2) / 3, 10).unwrap_or('?'));
+            rest = after.get(2..).unwrap_or("");
+        }
+        out.push_str(rest);
+        out
+    }
+    Ok(match v {
+        ColumnarValue::Scalar(ScalarValue::Utf8(t)) => {
+            ColumnarValue::Scalar(ScalarValue::Utf8(t.map(|t| fix(&t))))
+        }
+        ColumnarValue::Array(a) => {
+            let text = datafusion::arrow::compute::cast(&a, &DataType::Utf8)?;
+            let out: datafusion::arrow::array::StringArray =
+                text.as_string::<i32>().iter().map(|t| t.map(fix)).collect();
+            ColumnarValue::Array(Arc::new(out))
+        }
+        other => other,
+    })
+}
+
 pub(crate) fn postgres_format(pattern: &str) -> Result<String, String> {
     // Longest first, so HH24 wins over HH and YYYY over YY.
     const MAP: &[(&str, &str)] = &[
@@ -446,6 +558,9 @@ pub(crate) fn postgres_format(pattern: &str) -> Result<String, String> {
         ("AM", "%p"),
         ("PM", "%p"),
         ("TZ", "%Z"),
+        // The quarter: chrono has none, so the month is written behind a marker and turned
+        // into its quarter afterwards (see [`quarters`]); `to_char` only.
+        ("Q", "\u{E000}%m"),
     ];
     let mut out = String::new();
     let mut rest = pattern;
@@ -754,7 +869,19 @@ mod tests {
         );
         assert_eq!(postgres_format("Mon DD, YYYY").unwrap(), "%b %d, %Y");
         assert_eq!(postgres_format("IYYY-\"W\"IW").unwrap(), "%G-W%V");
-        assert!(postgres_format("Q").is_err());
+        assert_eq!(postgres_format("YYYY\"Q\"Q").unwrap(), "%YQ\u{E000}%m");
+        assert!(postgres_format("W").is_err());
+        assert_eq!(
+            quarters(ColumnarValue::Scalar(ScalarValue::Utf8(Some(
+                "2024Q\u{E000}07 \u{E000}12".into()
+            ))))
+            .ok()
+            .and_then(|v| match v {
+                ColumnarValue::Scalar(ScalarValue::Utf8(t)) => t,
+                _ => None,
+            }),
+            Some("2024Q3 4".to_string())
+        );
     }
 
     #[test]
