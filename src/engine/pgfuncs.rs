@@ -514,7 +514,7 @@ fn quarters(v: ColumnarValue) -> DfResult<ColumnarValue> {
             out.push_str(&rest[..at]);
             let after = &rest[at + QUARTER.len_utf8()..];
             let month: u32 = after.get(..2).and_then(|m| m.parse().ok()).unwrap_or(1);
-            out.push(char::from_digit((month + 2) / 3, 10).unwrap_or('?'));
+            out.push(char::from_digit(month.div_ceil(3), 10).unwrap_or('?'));
             rest = after.get(2..).unwrap_or("");
         }
         out.push_str(rest);
