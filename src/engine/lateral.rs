@@ -548,13 +548,9 @@ fn computes_over_rows(e: &A, is_aggregate: &dyn Fn(&str) -> bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-    use datafusion::sql::sqlparser::parser::Parser;
 
     fn rewritten(sql: &str) -> String {
-        let mut s = Parser::parse_sql(&PostgreSqlDialect {}, sql)
-            .unwrap()
-            .remove(0);
+        let mut s = crate::engine::pgudf::parse(sql);
         lateral_top_n(&mut s, &|n| ["count", "max", "sum"].contains(&n));
         s.to_string()
     }

@@ -23,8 +23,7 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 use datafusion::sql::sqlparser::ast::{
-    Expr as A, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, ObjectName, Statement,
-    VisitMut, VisitorMut,
+    Expr as A, Ident, ObjectName, Statement, VisitMut, VisitorMut,
 };
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -159,24 +158,17 @@ pub(super) fn collations(statement: &mut Statement) -> Result<(), String> {
 
 /// In SQL unparsed for Postgres, `collate_c(x)` → `x COLLATE "C"`.
 pub(super) fn postgres_collate(statement: &mut Statement) {
-    struct V;
-    impl VisitorMut for V {
-        type Break = ();
-        fn post_visit_expr(&mut self, e: &mut A) -> ControlFlow<()> {
-            if let A::Function(f) = e
-                && f.name.to_string().eq_ignore_ascii_case(NAME)
-                && let FunctionArguments::List(list) = &f.args
-                && let [FunctionArg::Unnamed(FunctionArgExpr::Expr(x))] = list.args.as_slice()
-            {
-                *e = A::Collate {
-                    expr: Box::new(A::Nested(Box::new(x.clone()))),
-                    collation: ObjectName::from(vec![Ident::with_quote('"', "C")]),
-                };
-            }
-            ControlFlow::Continue(())
+    super::pgudf::each_expr(statement, |e| {
+        if let A::Function(f) = e
+            && f.name.to_string().eq_ignore_ascii_case(NAME)
+            && let Some([x]) = super::pgudf::call_args(f).as_deref()
+        {
+            *e = A::Collate {
+                expr: Box::new(A::Nested(Box::new((*x).clone()))),
+                collation: ObjectName::from(vec![Ident::with_quote('"', "C")]),
+            };
         }
-    }
-    let _ = statement.visit(&mut V);
+    });
 }
 
 /// Text unchanged: DataFusion's comparisons are already the C collation's.
@@ -206,14 +198,7 @@ impl ScalarUDFImpl for CollateC {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-    use datafusion::sql::sqlparser::parser::Parser;
-
-    fn parse(sql: &str) -> Statement {
-        Parser::parse_sql(&PostgreSqlDialect {}, sql)
-            .unwrap()
-            .remove(0)
-    }
+    use crate::engine::pgudf::parse;
 
     #[test]
     fn byte_order_collations_become_calls_and_return_as_collate() {

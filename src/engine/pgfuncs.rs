@@ -256,53 +256,38 @@ pub(super) fn postgres_names(statement: &mut Statement) {
 /// integer quotient truncated towards zero, is `(a - a % b) / b`, exact for integers and
 /// numerics alike (DataFusion has neither function).
 pub(super) fn div_mod_calls(statement: &mut Statement) {
-    use datafusion::sql::sqlparser::ast::{
-        BinaryOperator as Op, Expr as A, FunctionArg, FunctionArgExpr, FunctionArguments,
-    };
-    struct V;
-    impl VisitorMut for V {
-        type Break = ();
-        fn post_visit_expr(&mut self, e: &mut A) -> ControlFlow<()> {
-            let A::Function(f) = e else {
-                return ControlFlow::Continue(());
-            };
-            let name = f.name.to_string().to_ascii_lowercase();
-            if !(name == "div" || name == "mod") || f.over.is_some() {
-                return ControlFlow::Continue(());
-            }
-            let FunctionArguments::List(list) = &f.args else {
-                return ControlFlow::Continue(());
-            };
-            let [
-                FunctionArg::Unnamed(FunctionArgExpr::Expr(a)),
-                FunctionArg::Unnamed(FunctionArgExpr::Expr(b)),
-            ] = list.args.as_slice()
-            else {
-                return ControlFlow::Continue(());
-            };
-            let nested = |x: &A| Box::new(A::Nested(Box::new(x.clone())));
-            let rem = A::BinaryOp {
-                left: nested(a),
-                op: Op::Modulo,
-                right: nested(b),
-            };
-            *e = if name == "mod" {
-                A::Nested(Box::new(rem))
-            } else {
-                A::Nested(Box::new(A::BinaryOp {
-                    left: Box::new(A::Nested(Box::new(A::BinaryOp {
-                        left: nested(a),
-                        op: Op::Minus,
-                        right: Box::new(rem),
-                    }))),
-                    op: Op::Divide,
-                    right: nested(b),
-                }))
-            };
-            ControlFlow::Continue(())
+    use datafusion::sql::sqlparser::ast::{BinaryOperator as Op, Expr as A};
+    super::pgudf::each_expr(statement, |e| {
+        let A::Function(f) = e else { return };
+        let name = f.name.to_string().to_ascii_lowercase();
+        if !(name == "div" || name == "mod") {
+            return;
         }
-    }
-    let _ = statement.visit(&mut V);
+        let Some(args) = super::pgudf::call_args(f) else {
+            return;
+        };
+        let [a, b] = args.as_slice() else { return };
+        let nested = |x: &A| Box::new(A::Nested(Box::new(x.clone())));
+        let rem = A::BinaryOp {
+            left: nested(a),
+            op: Op::Modulo,
+            right: nested(b),
+        };
+        let replaced = if name == "mod" {
+            A::Nested(Box::new(rem))
+        } else {
+            A::Nested(Box::new(A::BinaryOp {
+                left: Box::new(A::Nested(Box::new(A::BinaryOp {
+                    left: nested(a),
+                    op: Op::Minus,
+                    right: Box::new(rem),
+                }))),
+                op: Op::Divide,
+                right: nested(b),
+            }))
+        };
+        *e = replaced;
+    });
 }
 
 /// A VALUES column where one row is written as a double (`0.5::float8`, `CAST(x AS real)`) and

@@ -25,11 +25,9 @@ use datafusion::logical_expr::{
     Volatility,
 };
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, CastKind, DataType as T, Expr as A, FunctionArg, FunctionArgExpr,
-    FunctionArguments, Statement, VisitMut, VisitorMut,
+    BinaryOperator, CastKind, DataType as T, Expr as A, Statement,
 };
 use serde_json::Value;
-use std::ops::ControlFlow;
 use std::sync::{Arc, LazyLock};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -81,79 +79,56 @@ pub(super) fn register(state: &mut datafusion::execution::session_state::Session
 
 /// `CAST(x AS json[b])` as `skipper_json[b](x)` before DataFusion plans the statement.
 pub(super) fn json_casts(statement: &mut Statement) {
-    struct V;
-    impl VisitorMut for V {
-        type Break = ();
-        fn post_visit_expr(&mut self, e: &mut A) -> ControlFlow<()> {
-            if let A::Cast {
-                expr, data_type, ..
-            } = e
-            {
-                let op = match data_type {
-                    T::JSONB => Op::Jsonb,
-                    T::JSON => Op::Json,
-                    T::Custom(name, _) if name.to_string().eq_ignore_ascii_case("jsonb") => {
-                        Op::Jsonb
-                    }
-                    _ => return ControlFlow::Continue(()),
-                };
-                *e = super::pgudf::call(op.name(), vec![*expr.clone()]);
-            }
-            ControlFlow::Continue(())
+    super::pgudf::each_expr(statement, |e| {
+        if let A::Cast {
+            expr, data_type, ..
+        } = e
+        {
+            let op = match data_type {
+                T::JSONB => Op::Jsonb,
+                T::JSON => Op::Json,
+                T::Custom(name, _) if name.to_string().eq_ignore_ascii_case("jsonb") => Op::Jsonb,
+                _ => return,
+            };
+            *e = super::pgudf::call(op.name(), vec![*expr.clone()]);
         }
-    }
-    let _ = statement.visit(&mut V);
+    });
 }
 
 /// In SQL unparsed for Postgres, the functions back to Postgres's casts and operators.
 pub(super) fn postgres_json(statement: &mut Statement) {
-    struct V;
-    impl VisitorMut for V {
-        type Break = ();
-        fn post_visit_expr(&mut self, e: &mut A) -> ControlFlow<()> {
-            let A::Function(f) = e else {
-                return ControlFlow::Continue(());
-            };
-            let name = f.name.to_string().to_ascii_lowercase();
-            let FunctionArguments::List(list) = &f.args else {
-                return ControlFlow::Continue(());
-            };
-            let args: Vec<A> = list
-                .args
-                .iter()
-                .filter_map(|a| match a {
-                    FunctionArg::Unnamed(FunctionArgExpr::Expr(x)) => Some(x.clone()),
-                    _ => None,
-                })
-                .collect();
-            let nested = |x: &A| Box::new(A::Nested(Box::new(x.clone())));
-            *e = match (name.as_str(), args.as_slice()) {
-                ("skipper_jsonb" | "skipper_json", [x]) => A::Cast {
-                    kind: CastKind::Cast,
-                    expr: nested(x),
-                    data_type: if name == "skipper_jsonb" {
-                        T::JSONB
-                    } else {
-                        T::JSON
-                    },
-                    array: false,
-                    format: None,
+    super::pgudf::each_expr(statement, |e| {
+        let A::Function(f) = e else { return };
+        let name = f.name.to_string().to_ascii_lowercase();
+        let Some(args) = super::pgudf::call_args(f) else {
+            return;
+        };
+        let nested = |x: &A| Box::new(A::Nested(Box::new(x.clone())));
+        let replaced = match (name.as_str(), args.as_slice()) {
+            ("skipper_jsonb" | "skipper_json", [x]) => A::Cast {
+                kind: CastKind::Cast,
+                expr: nested(x),
+                data_type: if name == "skipper_jsonb" {
+                    T::JSONB
+                } else {
+                    T::JSON
                 },
-                ("json_get" | "json_get_text", [j, k]) => A::Nested(Box::new(A::BinaryOp {
-                    left: nested(j),
-                    op: if name == "json_get" {
-                        BinaryOperator::Arrow
-                    } else {
-                        BinaryOperator::LongArrow
-                    },
-                    right: nested(k),
-                })),
-                _ => return ControlFlow::Continue(()),
-            };
-            ControlFlow::Continue(())
-        }
-    }
-    let _ = statement.visit(&mut V);
+                array: false,
+                format: None,
+            },
+            ("json_get" | "json_get_text", [j, k]) => A::Nested(Box::new(A::BinaryOp {
+                left: nested(j),
+                op: if name == "json_get" {
+                    BinaryOperator::Arrow
+                } else {
+                    BinaryOperator::LongArrow
+                },
+                right: nested(k),
+            })),
+            _ => return,
+        };
+        *e = replaced;
+    });
 }
 
 /// `->` and `->>` over text (how Skipper reads json and jsonb).
@@ -354,14 +329,9 @@ mod tests {
 
     #[test]
     fn casts_and_operators_return_to_postgres_spelling() {
-        use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-        use datafusion::sql::sqlparser::parser::Parser;
-        let mut s = Parser::parse_sql(
-            &PostgreSqlDialect {},
+        let mut s = super::super::pgudf::parse(
             "SELECT json_get_text(json_get(skipper_jsonb('{}'), 'a'), 0) FROM t",
-        )
-        .unwrap()
-        .remove(0);
+        );
         postgres_json(&mut s);
         assert_eq!(
             s.to_string(),

@@ -60,3 +60,47 @@ pub(super) fn widened(inner: &Signature, extra: TypeSignature) -> Signature {
     variants.push(extra);
     Signature::one_of(variants, inner.volatility)
 }
+
+/// Apply `f` to every expression of a statement, innermost first (each rewrite of a statement
+/// before DataFusion plans it, or of SQL unparsed for a source).
+pub(super) fn each_expr(
+    statement: &mut datafusion::sql::sqlparser::ast::Statement,
+    f: impl FnMut(&mut AstExpr),
+) {
+    use datafusion::sql::sqlparser::ast::{VisitMut, VisitorMut};
+    struct V<F>(F);
+    impl<F: FnMut(&mut AstExpr)> VisitorMut for V<F> {
+        type Break = ();
+        fn post_visit_expr(&mut self, e: &mut AstExpr) -> std::ops::ControlFlow<()> {
+            (self.0)(e);
+            std::ops::ControlFlow::Continue(())
+        }
+    }
+    let _ = statement.visit(&mut V(f));
+}
+
+/// The positional arguments of a plain call `name(a, b, …)`; `None` for anything else.
+pub(super) fn call_args(f: &Function) -> Option<Vec<&AstExpr>> {
+    match &f.args {
+        FunctionArguments::List(list) if f.over.is_none() && f.filter.is_none() => list
+            .args
+            .iter()
+            .map(|a| match a {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(x)) => Some(x),
+                _ => None,
+            })
+            .collect(),
+        _ => None,
+    }
+}
+
+/// One statement parsed with Postgres's grammar, for tests of statement rewrites.
+#[cfg(test)]
+pub(super) fn parse(sql: &str) -> datafusion::sql::sqlparser::ast::Statement {
+    datafusion::sql::sqlparser::parser::Parser::parse_sql(
+        &datafusion::sql::sqlparser::dialect::PostgreSqlDialect {},
+        sql,
+    )
+    .unwrap()
+    .remove(0)
+}

@@ -193,13 +193,9 @@ fn has_subquery(e: &A) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-    use datafusion::sql::sqlparser::parser::Parser;
 
     fn repaired(sql: &str) -> String {
-        let mut s = Parser::parse_sql(&PostgreSqlDialect {}, sql)
-            .unwrap()
-            .remove(0);
+        let mut s = crate::engine::pgudf::parse(sql);
         constant_keys(&mut s);
         derived_table_scope(&mut s);
         s.to_string()

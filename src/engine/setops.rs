@@ -101,9 +101,7 @@ mod tests {
     use super::*;
 
     fn rewritten(sql: &str) -> String {
-        let mut s = Parser::parse_sql(&PostgreSqlDialect {}, sql)
-            .unwrap()
-            .remove(0);
+        let mut s = crate::engine::pgudf::parse(sql);
         multiset_operations(&mut s);
         s.to_string()
     }
