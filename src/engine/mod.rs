@@ -589,7 +589,14 @@ impl Engine {
         pgzones::at_time_zone_calls(&mut statement);
         pgintervals::overlaps_as_comparisons(&mut statement);
         pgfuncs::rewrite_similar_to(&mut statement);
-        pgfuncs::fetch_as_limit(&mut statement);
+        pgfuncs::fetch_as_limit(&mut statement).map_err(|message| EngineError::Plan {
+            message,
+            hint: Some(
+                "rank the rows instead: SELECT … FROM (SELECT …, rank() OVER (ORDER BY …) AS r \
+                 FROM …) t WHERE r <= n"
+                    .into(),
+            ),
+        })?;
         pgfuncs::div_mod_calls(&mut statement);
         pgfuncs::float_values(&mut statement);
         pgjson::json_casts(&mut statement);

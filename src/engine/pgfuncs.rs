@@ -360,18 +360,26 @@ pub(super) fn float_values(statement: &mut Statement) {
 }
 
 /// `[OFFSET m ROWS] FETCH FIRST n ROWS ONLY` as `LIMIT n [OFFSET m]` (DataFusion's planner has
-/// no FETCH). `WITH TIES` and `PERCENT` stay, and are refused by the planner.
-pub(super) fn fetch_as_limit(statement: &mut Statement) {
+/// no FETCH). `WITH TIES` and `PERCENT` are refused by name (the error says which).
+pub(super) fn fetch_as_limit(statement: &mut Statement) -> Result<(), String> {
     use datafusion::sql::sqlparser::ast::{Expr as A, LimitClause, Query, Value};
     struct V;
     impl VisitorMut for V {
-        type Break = ();
-        fn pre_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
+        type Break = String;
+        fn pre_visit_query(&mut self, q: &mut Query) -> ControlFlow<String> {
             let Some(fetch) = &q.fetch else {
                 return ControlFlow::Continue(());
             };
             if fetch.with_ties || fetch.percent {
-                return ControlFlow::Continue(());
+                return ControlFlow::Break(format!(
+                    "FETCH FIRST … {} cannot be evaluated here: this query runs on DataFusion, \
+                     which has no FETCH",
+                    if fetch.with_ties {
+                        "WITH TIES"
+                    } else {
+                        "PERCENT"
+                    }
+                ));
             }
             let n = fetch
                 .quantity
@@ -395,7 +403,10 @@ pub(super) fn fetch_as_limit(statement: &mut Statement) {
             ControlFlow::Continue(())
         }
     }
-    let _ = statement.visit(&mut V);
+    match statement.visit(&mut V) {
+        ControlFlow::Break(message) => Err(message),
+        ControlFlow::Continue(()) => Ok(()),
+    }
 }
 
 /// `x [NOT] SIMILAR TO 'pattern'` → `x [!]~ '^(?:regex)$'`, translated as Postgres does

@@ -327,6 +327,28 @@ fn bad_sql_gets_a_position_or_a_suggestion() {
         r.stdout, "plan_tier\npro\nfree\nenterprise\nbusiness\n",
         "{r:?}"
     );
+
+    // FETCH FIRST n ROWS ONLY runs (as LIMIT); WITH TIES is refused by name with a way out.
+    let fetch = |tail: &str| {
+        run(skipper(home.path()).args([
+            "sql",
+            "--format",
+            "csv",
+            &format!("SELECT plan_tier FROM billing.main.accounts GROUP BY 1 ORDER BY 1 {tail}"),
+        ]))
+    };
+    let r = fetch("OFFSET 1 ROWS FETCH FIRST 2 ROWS ONLY");
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.stdout, "plan_tier\nenterprise\nfree\n", "{r:?}");
+    let r = fetch("FETCH FIRST 2 ROWS WITH TIES");
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stdout.is_empty(), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("error: FETCH FIRST … WITH TIES cannot be evaluated here")
+            && r.stderr.contains("hint: rank the rows instead"),
+        "{r:?}"
+    );
 }
 
 #[test]
