@@ -456,8 +456,8 @@ fn conjuncts(e: Option<&A>) -> Vec<&A> {
     out
 }
 
-/// Whether the qualifier of a column reference (`q.c`, `s.q.c`) names an outer item the inner
-/// FROM does not shadow.
+/// The qualifier of a column reference (`q` of `q.c` and of `s.q.c`); `None` for a bare name.
+/// Callers check whether it names an outer item the inner FROM does not shadow.
 fn qualifier(parts: &[Ident]) -> Option<&str> {
     (parts.len() >= 2).then(|| parts[parts.len() - 2].value.as_str())
 }
