@@ -20,7 +20,8 @@ use datafusion_federation::FederatedPlanNode;
 /// window functions (and whose ORDER BY the unparser drops); and decorrelated scalar
 /// subqueries, whose aggregate the unparser leaves unnamed while the join refers to it by
 /// DataFusion's name (`"__scalar_sq_1"."avg(x.salary)"`); and ROLLUP, CUBE and GROUPING SETS,
-/// whose internal grouping id the unparser cannot write (an internal error). DataFusion runs those itself, its
+/// whose internal grouping id the unparser cannot write (an internal error); and VALUES lists,
+/// which it cannot write at all. DataFusion runs those itself, its
 /// scans still pushing their filters to the source.
 #[derive(Debug)]
 pub(super) struct UnfederateBareScans;
@@ -51,6 +52,7 @@ impl OptimizerRule for UnfederateBareScans {
                     || has_decorrelated_scalar_subquery(fed.plan())
                     || has_grouping_sets(fed.plan())
                     || has_ordered_pick_aggregate(fed.plan())
+                    || has_values(fed.plan())
                 {
                     return Ok(Transformed::yes(fed.plan().clone()));
                 }
@@ -157,6 +159,13 @@ fn has_ordered_pick_aggregate(plan: &LogicalPlan) -> bool {
         })
     })
     .unwrap_or(true)
+}
+
+/// A VALUES list (joined, or in a union, with a source's tables): the unparser cannot write one
+/// inside a query ("Unsupported operator: Values").
+fn has_values(plan: &LogicalPlan) -> bool {
+    plan.exists(|p| Ok(matches!(p, LogicalPlan::Values(_))))
+        .unwrap_or(false)
 }
 
 fn has_subquery(e: &Expr) -> bool {

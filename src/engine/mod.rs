@@ -30,6 +30,7 @@ mod pgjson;
 mod pgliterals;
 mod pgnumeric;
 mod pgordered;
+mod pgsums;
 mod pgtext;
 mod pgtochar;
 mod pgudf;
@@ -296,6 +297,16 @@ impl Engine {
             .with_config(session_config)
             .with_runtime_env(Arc::clone(&runtime))
             .with_default_features()
+            .with_analyzer_rules({
+                // Skipper's rules that must see the types before coercion settles them.
+                let mut rules = datafusion::optimizer::Analyzer::new().rules;
+                let at = rules
+                    .iter()
+                    .position(|r| r.name() == "type_coercion")
+                    .unwrap_or(rules.len());
+                rules.insert(at, Arc::new(setops::FloatUnions));
+                rules
+            })
             .with_optimizer_rules(with_join_order(if pushdown {
                 optimizer_rules()
             } else {
@@ -323,6 +334,7 @@ impl Engine {
             .build();
         let mut state = state;
         pgnumeric::register(&mut state);
+        pgsums::register(&mut state);
         pgtext::register(&mut state);
         pgcollate::register(&mut state);
         pgjson::register(&mut state);
@@ -598,6 +610,7 @@ impl Engine {
             ),
         })?;
         pgfuncs::div_mod_calls(&mut statement);
+        pgfuncs::in_values_lists(&mut statement);
         pgfuncs::float_values(&mut statement);
         pgjson::json_casts(&mut statement);
         setops::multiset_operations(&mut statement);

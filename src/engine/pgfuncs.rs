@@ -290,6 +290,39 @@ pub(super) fn div_mod_calls(statement: &mut Statement) {
     });
 }
 
+/// `x IN (VALUES (a), (b))`, a list written as a one-column VALUES: DataFusion 55 fails to
+/// plan it ("single expression required", in its subquery decorrelation), while Postgres reads
+/// it as the list `x IN (a, b)`, which it is (NULLs included). Rewritten to that list.
+pub(super) fn in_values_lists(statement: &mut Statement) {
+    use datafusion::sql::sqlparser::ast::{Expr as A, SetExpr};
+    super::pgudf::each_expr(statement, |e| {
+        let A::InSubquery {
+            expr,
+            subquery,
+            negated,
+        } = e
+        else {
+            return;
+        };
+        let plain = subquery.with.is_none()
+            && subquery.order_by.is_none()
+            && subquery.limit_clause.is_none()
+            && subquery.fetch.is_none();
+        let SetExpr::Values(values) = subquery.body.as_ref() else {
+            return;
+        };
+        if !plain || values.rows.iter().any(|row| row.len() != 1) {
+            return;
+        }
+        let list = values.rows.iter().map(|row| row[0].clone()).collect();
+        *e = A::InList {
+            expr: expr.clone(),
+            list,
+            negated: *negated,
+        };
+    });
+}
+
 /// A VALUES column where one row is written as a double (`0.5::float8`, `CAST(x AS real)`) and
 /// others as plain number literals: Postgres types the column `double precision` (the preferred
 /// type of the numeric category); DataFusion, reading the literals as exact decimals, typed it
@@ -878,6 +911,26 @@ mod tests {
             }),
             Some("2024Q3 4".to_string())
         );
+    }
+
+    #[test]
+    fn in_a_one_column_values_list_is_an_in_list() {
+        let rewritten = |sql: &str| {
+            let mut s = crate::engine::pgudf::parse(sql);
+            in_values_lists(&mut s);
+            s.to_string()
+        };
+        assert_eq!(
+            rewritten("SELECT 1 FROM t WHERE x NOT IN (VALUES (1), (NULL))"),
+            "SELECT 1 FROM t WHERE x NOT IN (1, NULL)"
+        );
+        // Two columns, or a VALUES with its own LIMIT, stay subqueries.
+        for sql in [
+            "SELECT 1 FROM t WHERE (x, y) IN (VALUES (1, 2))",
+            "SELECT 1 FROM t WHERE x IN (VALUES (1), (2) LIMIT 1)",
+        ] {
+            assert_eq!(rewritten(sql), sql);
+        }
     }
 
     #[test]

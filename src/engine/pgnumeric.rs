@@ -1,4 +1,5 @@
-//! Numeric division and `avg` of numerics on the DataFusion path, with Postgres's result scale.
+//! Numeric division on the DataFusion path, with Postgres's result scale (`avg`, the same
+//! division of a sum by a count, is in `pgsums`).
 //!
 //! Postgres gives a numeric quotient a scale chosen per value (`select_div_scale` in its
 //! `numeric.c`, re-derived here): at least 16 significant digits, and never fewer decimals than
@@ -14,44 +15,40 @@
 //!   Postgres's scale and rounding (half away from zero), then padded to the column's scale. The
 //!   name is Postgres's own function behind the `/` operator, so a federated fragment unparses to
 //!   SQL Postgres runs itself.
-//! - `avg` of a Decimal128 is typed the same way and finished by the same division.
+//! - `avg` of a Decimal128 or an integer is typed the same way and finished by the same
+//!   division ([`super::pgsums`]).
 //!
 //! Twenty places hold every quotient of magnitude at least 10⁻⁴ exactly as Postgres prints it
 //! (Postgres uses 16 places from 1 up, 20 from 10⁻⁴); smaller quotients are rounded to 20 places
 //! (or to the operands' scale when that is larger), and Decimal128 leaves 18 integer digits. A
 //! result outside that range is an error, never a wrong number.
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Decimal128Array, Decimal128Builder, ListArray,
-};
-use datafusion::arrow::datatypes::{DataType, Decimal128Type, Field, FieldRef, i256};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Decimal128Builder};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, i256};
 use datafusion::common::tree_node::Transformed;
-use datafusion::common::{DFSchema, DataFusionError, ScalarValue};
+use datafusion::common::{DFSchema, DataFusionError};
 use datafusion::config::ConfigOptions;
 use datafusion::error::Result as DfResult;
 use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::expr_rewriter::FunctionRewrite;
-use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, BinaryExpr, ColumnarValue, Expr, ExprSchemable,
-    GroupsAccumulator, Operator, ReversedUDAF, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
-    Signature, Volatility,
+    BinaryExpr, ColumnarValue, Expr, ExprSchemable, Operator, ScalarFunctionArgs, ScalarUDF,
+    ScalarUDFImpl, Signature, Volatility,
 };
-use std::collections::HashSet;
 use std::sync::{Arc, LazyLock};
 
 /// Postgres's `NUMERIC_MIN_SIG_DIGITS`: a quotient keeps at least this many significant digits.
 const MIN_SIG_DIGITS: i32 = 16;
 /// The fewest decimal places a planned quotient column has (see the module docs).
 const MIN_PLANNED_SCALE: i8 = 20;
-const MAX_PRECISION: u8 = 38;
+pub(super) const MAX_PRECISION: u8 = 38;
 
 /// The scale a numeric quotient (or average) column is planned with.
-fn quotient_scale(s1: i8, s2: i8) -> i8 {
+pub(super) fn quotient_scale(s1: i8, s2: i8) -> i8 {
     MIN_PLANNED_SCALE.max(s1).max(s2).min(MAX_PRECISION as i8)
 }
 
-fn quotient_type(s1: i8, s2: i8) -> DataType {
+pub(super) fn quotient_type(s1: i8, s2: i8) -> DataType {
     DataType::Decimal128(MAX_PRECISION, quotient_scale(s1, s2))
 }
 
@@ -63,11 +60,6 @@ pub(super) fn register(state: &mut datafusion::execution::session_state::Session
     use datafusion::execution::FunctionRegistry;
     let ok = state
         .register_udf(Arc::clone(&NUMERIC_DIV))
-        .and_then(|_| {
-            state.register_udaf(Arc::new(AggregateUDF::new_from_impl(PgAvg::new(
-                datafusion::functions_aggregate::average::avg_udaf(),
-            ))))
-        })
         .and_then(|_| state.register_udf(Arc::new(ScalarUDF::new_from_impl(WidthBucket::new()))))
         .and_then(|_| state.register_function_rewrite(Arc::new(NumericDivision)))
         .and_then(|_| state.register_function_rewrite(Arc::new(RealWidening)))
@@ -398,7 +390,7 @@ impl ScalarUDFImpl for NumericDiv {
     }
 }
 
-fn pow10(e: u32) -> Option<i256> {
+pub(super) fn pow10(e: u32) -> Option<i256> {
     i256::from_i128(10).checked_pow(e)
 }
 
@@ -597,7 +589,8 @@ fn div_round(n: i256, d: i256) -> i256 {
 fn out_of_range(out: i8) -> DataFusionError {
     DataFusionError::Execution(format!(
         "numeric quotient out of range for a decimal of {MAX_PRECISION} digits with {out} \
-         places (more than {} integer digits)",
+         places (more than {} integer digits) (hint: cast an operand, or avg's argument, to \
+         double precision for an approximate result)",
         MAX_PRECISION as i32 - out as i32
     ))
 }
@@ -663,422 +656,6 @@ fn long_div_round(a: i256, b: i256, e: u32) -> Option<i256> {
         };
     }
     Some(q)
-}
-
-/// `avg`: DataFusion's, except that a Decimal128 average is Postgres's quotient of the sum by
-/// the count (typed as [`quotient_type`]), and intervals average as in Postgres
-/// ([`super::pgintervals::interval_average`]). Federated fragments unparse it as `avg`, so
-/// Postgres computes its own there.
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct PgAvg {
-    inner: Arc<AggregateUDF>,
-    signature: Signature,
-}
-
-const INTERVAL: DataType =
-    DataType::Interval(datafusion::arrow::datatypes::IntervalUnit::MonthDayNano);
-
-impl PgAvg {
-    fn new(inner: Arc<AggregateUDF>) -> Self {
-        let signature = super::pgudf::widened(
-            inner.signature(),
-            datafusion::logical_expr::TypeSignature::Exact(vec![INTERVAL]),
-        );
-        PgAvg { inner, signature }
-    }
-}
-
-/// The decimal input of an `avg`, as (precision, scale).
-fn decimal_input(t: &DataType) -> Option<(u8, i8)> {
-    match t {
-        DataType::Decimal128(p, s) => Some((*p, *s)),
-        _ => None,
-    }
-}
-
-/// The sum's type. A sum beyond 38 digits is an error (DataFusion's own `avg` wraps around).
-fn sum_type(s: i8) -> DataType {
-    DataType::Decimal128(MAX_PRECISION, s)
-}
-
-impl AggregateUDFImpl for PgAvg {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-    fn aliases(&self) -> &[String] {
-        self.inner.aliases()
-    }
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-    fn return_type(&self, arg_types: &[DataType]) -> DfResult<DataType> {
-        if arg_types.first() == Some(&INTERVAL) {
-            return Ok(INTERVAL);
-        }
-        match arg_types.first().and_then(decimal_input) {
-            Some((_, s)) => Ok(quotient_type(s, 0)),
-            None => self.inner.return_type(arg_types),
-        }
-    }
-    fn accumulator(&self, args: AccumulatorArgs) -> DfResult<Box<dyn Accumulator>> {
-        if args.expr_fields[0].data_type() == &INTERVAL {
-            if args.is_distinct {
-                return Err(DataFusionError::NotImplemented(
-                    "avg(DISTINCT interval) when Skipper evaluates it itself".into(),
-                ));
-            }
-            return Ok(Box::<super::pgintervals::IntervalAvg>::default());
-        }
-        let Some((p, s)) = decimal_input(args.expr_fields[0].data_type()) else {
-            return self.inner.accumulator(args);
-        };
-        if args.is_distinct {
-            Ok(Box::new(DistinctAvg {
-                values: HashSet::new(),
-                precision: p,
-                scale: s,
-            }))
-        } else {
-            Ok(Box::new(DecimalAvg {
-                sum: i256::ZERO,
-                count: 0,
-                scale: s,
-            }))
-        }
-    }
-    fn state_fields(&self, args: StateFieldsArgs) -> DfResult<Vec<FieldRef>> {
-        if args.input_fields[0].data_type() == &INTERVAL {
-            return Ok(super::pgintervals::interval_avg_state(args.name));
-        }
-        let Some((p, s)) = decimal_input(args.input_fields[0].data_type()) else {
-            return self.inner.state_fields(args);
-        };
-        let name = |part: &str| datafusion::logical_expr::utils::format_state_name(args.name, part);
-        if args.is_distinct {
-            Ok(vec![Arc::new(Field::new_list(
-                name("avg distinct"),
-                Field::new_list_field(DataType::Decimal128(p, s), true),
-                false,
-            ))])
-        } else {
-            Ok(vec![
-                Arc::new(Field::new(name("count"), DataType::UInt64, true)),
-                Arc::new(Field::new(name("sum"), sum_type(s), true)),
-            ])
-        }
-    }
-    fn groups_accumulator_supported(&self, args: AccumulatorArgs) -> bool {
-        if args.expr_fields[0].data_type() == &INTERVAL {
-            return false;
-        }
-        match decimal_input(args.expr_fields[0].data_type()) {
-            Some(_) => !args.is_distinct,
-            None => self.inner.groups_accumulator_supported(args),
-        }
-    }
-    fn create_groups_accumulator(
-        &self,
-        args: AccumulatorArgs,
-    ) -> DfResult<Box<dyn GroupsAccumulator>> {
-        let input = args.expr_fields[0].data_type();
-        let Some((_, s)) = decimal_input(input) else {
-            return self.inner.create_groups_accumulator(args);
-        };
-        Ok(Box::new(GroupedAvg {
-            counts: Vec::new(),
-            sums: Vec::new(),
-            scale: s,
-        }))
-    }
-    fn reverse_expr(&self) -> ReversedUDAF {
-        ReversedUDAF::Identical
-    }
-    fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
-        self.inner.documentation()
-    }
-}
-
-/// `avg` of a Decimal128 per group: a count and a 38-digit sum per group (an error, not a
-/// wrap-around, past 38 digits), finished by [`pg_div`].
-#[derive(Debug)]
-struct GroupedAvg {
-    counts: Vec<u64>,
-    sums: Vec<i128>,
-    scale: i8,
-}
-
-impl GroupedAvg {
-    fn add(
-        &mut self,
-        group_indices: &[usize],
-        total_num_groups: usize,
-        each: impl Fn(usize) -> Option<(i128, u64)>,
-    ) -> DfResult<()> {
-        self.counts.resize(total_num_groups, 0);
-        self.sums.resize(total_num_groups, 0);
-        for (row, &g) in group_indices.iter().enumerate() {
-            if let Some((sum, count)) = each(row) {
-                self.sums[g] = self.sums[g].checked_add(sum).ok_or_else(sum_overflow)?;
-                self.counts[g] += count;
-            }
-        }
-        Ok(())
-    }
-}
-
-impl GroupsAccumulator for GroupedAvg {
-    fn update_batch(
-        &mut self,
-        values: &[ArrayRef],
-        group_indices: &[usize],
-        opt_filter: Option<&datafusion::arrow::array::BooleanArray>,
-        total_num_groups: usize,
-    ) -> DfResult<()> {
-        let values = values[0].as_primitive::<Decimal128Type>();
-        let raw = values.values();
-        match (values.nulls(), opt_filter) {
-            (None, None) => {
-                // The common case, without a branch a row: overflow is checked once at the end.
-                self.counts.resize(total_num_groups, 0);
-                self.sums.resize(total_num_groups, 0);
-                let mut overflow = false;
-                for (&g, &v) in group_indices.iter().zip(raw.iter()) {
-                    let (sum, o) = self.sums[g].overflowing_add(v);
-                    self.sums[g] = sum;
-                    overflow |= o;
-                    self.counts[g] += 1;
-                }
-                if overflow {
-                    return Err(sum_overflow());
-                }
-                Ok(())
-            }
-            _ => self.add(group_indices, total_num_groups, |row| {
-                let filtered_out = opt_filter.is_some_and(|f| f.is_null(row) || !f.value(row));
-                (values.is_valid(row) && !filtered_out).then(|| (raw[row], 1))
-            }),
-        }
-    }
-
-    fn merge_batch(
-        &mut self,
-        values: &[ArrayRef],
-        group_indices: &[usize],
-        total_num_groups: usize,
-    ) -> DfResult<()> {
-        let counts = values[0].as_primitive::<datafusion::arrow::datatypes::UInt64Type>();
-        let sums = values[1].as_primitive::<Decimal128Type>();
-        self.add(group_indices, total_num_groups, |row| {
-            (counts.is_valid(row) && sums.is_valid(row) && counts.value(row) > 0)
-                .then(|| (sums.value(row), counts.value(row)))
-        })
-    }
-
-    fn evaluate(&mut self, emit_to: datafusion::logical_expr::EmitTo) -> DfResult<ArrayRef> {
-        let counts = emit_to.take_needed(&mut self.counts);
-        let sums = emit_to.take_needed(&mut self.sums);
-        let out = quotient_scale(self.scale, 0);
-        let mut built = Decimal128Builder::with_capacity(counts.len());
-        for (sum, count) in sums.into_iter().zip(counts) {
-            if count == 0 {
-                built.append_null();
-            } else {
-                built.append_value(average(
-                    i256::from_i128(sum),
-                    i256::from_i128(count as i128),
-                    self.scale,
-                    out,
-                )?);
-            }
-        }
-        Ok(Arc::new(
-            built
-                .finish()
-                .with_precision_and_scale(MAX_PRECISION, out)?,
-        ))
-    }
-
-    fn state(&mut self, emit_to: datafusion::logical_expr::EmitTo) -> DfResult<Vec<ArrayRef>> {
-        let counts = emit_to.take_needed(&mut self.counts);
-        let sums = emit_to.take_needed(&mut self.sums);
-        let nulls = datafusion::arrow::buffer::NullBuffer::from(
-            counts.iter().map(|c| *c > 0).collect::<Vec<bool>>(),
-        );
-        let sums = Decimal128Array::new(sums.into(), Some(nulls))
-            .with_precision_and_scale(MAX_PRECISION, self.scale)?;
-        Ok(vec![
-            Arc::new(datafusion::arrow::array::UInt64Array::from(counts)),
-            Arc::new(sums),
-        ])
-    }
-
-    fn convert_to_state(
-        &self,
-        values: &[ArrayRef],
-        opt_filter: Option<&datafusion::arrow::array::BooleanArray>,
-    ) -> DfResult<Vec<ArrayRef>> {
-        let values = values[0].as_primitive::<Decimal128Type>();
-        let kept: Vec<bool> = (0..values.len())
-            .map(|row| {
-                values.is_valid(row) && !opt_filter.is_some_and(|f| f.is_null(row) || !f.value(row))
-            })
-            .collect();
-        let counts: Vec<u64> = kept.iter().map(|k| u64::from(*k)).collect();
-        let sums = Decimal128Array::new(
-            values.values().clone(),
-            Some(datafusion::arrow::buffer::NullBuffer::from(kept)),
-        )
-        .with_precision_and_scale(MAX_PRECISION, self.scale)?;
-        Ok(vec![
-            Arc::new(datafusion::arrow::array::UInt64Array::from(counts)),
-            Arc::new(sums),
-        ])
-    }
-
-    fn size(&self) -> usize {
-        self.counts.capacity() * 8 + self.sums.capacity() * 16
-    }
-}
-
-/// A group's average; groups without values are null before this is asked.
-fn average(sum: i256, count: i256, scale: i8, out: i8) -> DfResult<i128> {
-    if count == i256::ZERO {
-        return Ok(0);
-    }
-    pg_div(sum, scale, count, 0, out)
-}
-
-fn sum_overflow() -> DataFusionError {
-    DataFusionError::Execution("numeric sum out of range in avg".into())
-}
-
-/// `avg` of a Decimal128 outside grouped aggregation (whole-table and window averages);
-/// retractable for sliding window frames.
-#[derive(Debug)]
-struct DecimalAvg {
-    sum: i256,
-    count: u64,
-    scale: i8,
-}
-
-impl DecimalAvg {
-    fn add(&mut self, values: &ArrayRef, sign: i256) -> DfResult<()> {
-        let values = values.as_primitive::<Decimal128Type>();
-        for v in values.iter().flatten() {
-            self.sum = self
-                .sum
-                .checked_add(i256::from_i128(v) * sign)
-                .ok_or_else(sum_overflow)?;
-            if sign == i256::ONE {
-                self.count += 1;
-            } else {
-                self.count -= 1;
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Accumulator for DecimalAvg {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> DfResult<()> {
-        self.add(&values[0], i256::ONE)
-    }
-    fn retract_batch(&mut self, values: &[ArrayRef]) -> DfResult<()> {
-        self.add(&values[0], i256::MINUS_ONE)
-    }
-    fn supports_retract_batch(&self) -> bool {
-        true
-    }
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> DfResult<()> {
-        let counts = states[0].as_primitive::<datafusion::arrow::datatypes::UInt64Type>();
-        self.count += counts.iter().flatten().sum::<u64>();
-        for v in states[1].as_primitive::<Decimal128Type>().iter().flatten() {
-            self.sum = self
-                .sum
-                .checked_add(i256::from_i128(v))
-                .ok_or_else(sum_overflow)?;
-        }
-        Ok(())
-    }
-    fn state(&mut self) -> DfResult<Vec<ScalarValue>> {
-        let sum = ScalarValue::Decimal128(
-            Some(self.sum.to_i128().ok_or_else(sum_overflow)?),
-            MAX_PRECISION,
-            self.scale,
-        );
-        Ok(vec![ScalarValue::UInt64(Some(self.count)), sum])
-    }
-    fn evaluate(&mut self) -> DfResult<ScalarValue> {
-        let out = quotient_scale(self.scale, 0);
-        let value = if self.count == 0 {
-            None
-        } else {
-            Some(average(
-                self.sum,
-                i256::from_i128(self.count as i128),
-                self.scale,
-                out,
-            )?)
-        };
-        Ok(ScalarValue::Decimal128(value, MAX_PRECISION, out))
-    }
-    fn size(&self) -> usize {
-        std::mem::size_of_val(self)
-    }
-}
-
-/// `avg(DISTINCT x)` of a Decimal128.
-#[derive(Debug)]
-struct DistinctAvg {
-    values: HashSet<i128>,
-    precision: u8,
-    scale: i8,
-}
-
-impl Accumulator for DistinctAvg {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> DfResult<()> {
-        self.values
-            .extend(values[0].as_primitive::<Decimal128Type>().iter().flatten());
-        Ok(())
-    }
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> DfResult<()> {
-        let lists: &ListArray = states[0].as_list::<i32>();
-        for list in lists.iter().flatten() {
-            self.update_batch(&[list])?;
-        }
-        Ok(())
-    }
-    fn state(&mut self) -> DfResult<Vec<ScalarValue>> {
-        let values = Decimal128Array::from_iter_values(self.values.iter().copied())
-            .with_precision_and_scale(self.precision, self.scale)?;
-        Ok(vec![ScalarValue::List(Arc::new(
-            datafusion::common::utils::SingleRowListArrayBuilder::new(Arc::new(values))
-                .build_list_array(),
-        ))])
-    }
-    fn evaluate(&mut self) -> DfResult<ScalarValue> {
-        let out = quotient_scale(self.scale, 0);
-        let mut sum = i256::ZERO;
-        for v in &self.values {
-            sum = sum
-                .checked_add(i256::from_i128(*v))
-                .ok_or_else(sum_overflow)?;
-        }
-        let value = if self.values.is_empty() {
-            None
-        } else {
-            Some(average(
-                sum,
-                i256::from_i128(self.values.len() as i128),
-                self.scale,
-                out,
-            )?)
-        };
-        Ok(ScalarValue::Decimal128(value, MAX_PRECISION, out))
-    }
-    fn size(&self) -> usize {
-        std::mem::size_of_val(self) + self.values.capacity() * 24
-    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,9 @@
 //! operations, as in Postgres. The rewrite needs the left side's column names from the SQL
 //! (`*` or an unnamed expression there leaves the statement to DataFusion as it was).
 
+use datafusion::arrow::datatypes::DataType;
+use datafusion::error::Result as DfResult;
+use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlan, Projection, Union};
 use datafusion::sql::sqlparser::ast::{
     Expr as A, Ident, Query, SelectItem, SetExpr, SetOperator, SetQuantifier, Statement, VisitMut,
     VisitorMut,
@@ -16,6 +19,7 @@ use datafusion::sql::sqlparser::ast::{
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
 pub(super) fn multiset_operations(statement: &mut Statement) {
     struct V;
@@ -94,6 +98,144 @@ fn output_names(body: &SetExpr) -> Option<Vec<Ident>> {
     seen.sort();
     seen.dedup();
     (seen.len() == names.len()).then_some(names)
+}
+
+/// `UNION` of a float column with a numeric one is a double precision in Postgres (float8 is
+/// its numeric category's preferred type; with only `real` floats, the union is `real`), where
+/// DataFusion 55 makes it a decimal (`Decimal128(30, 15)` for float8 with numeric(3,2)), which
+/// rounds the floats to 15 places and prints `0.100000000000000`. This analyzer rule, run just
+/// before type coercion, casts such union inputs to the float type, so coercion finds them
+/// agreeing.
+#[derive(Debug)]
+pub(super) struct FloatUnions;
+
+impl datafusion::optimizer::AnalyzerRule for FloatUnions {
+    fn name(&self) -> &str {
+        "skipper_float_unions"
+    }
+
+    fn analyze(
+        &self,
+        plan: LogicalPlan,
+        _config: &datafusion::config::ConfigOptions,
+    ) -> DfResult<LogicalPlan> {
+        use datafusion::common::tree_node::Transformed;
+        let mut changed = false;
+        let plan = plan
+            .transform_up_with_subqueries(|node| match node {
+                LogicalPlan::Union(u) => {
+                    // A union keeps the schema it was built with: rebuilt, it takes the types
+                    // of an input this rule has changed.
+                    let u = if changed {
+                        Union::try_new_with_loose_types(u.inputs)?
+                    } else {
+                        u
+                    };
+                    match float_union(&u)? {
+                        Some(rewritten) => {
+                            changed = true;
+                            Ok(Transformed::yes(rewritten))
+                        }
+                        None => Ok(Transformed::no(LogicalPlan::Union(u))),
+                    }
+                }
+                other => Ok(Transformed::no(other)),
+            })?
+            .data;
+        if !changed {
+            return Ok(plan);
+        }
+        // The nodes above a rewritten union were typed by its old schema.
+        plan.transform_up_with_subqueries(|node| node.recompute_schema().map(Transformed::yes))
+            .map(|t| t.data)
+    }
+}
+
+/// The union with its float-and-numeric columns cast to the float type; `None` when it has none.
+/// The types are the ones coercion will unify: those of the leaves under nested unions (a nested
+/// union's own schema is its first input's until coercion).
+fn float_union(u: &Union) -> DfResult<Option<LogicalPlan>> {
+    let width = u.schema.fields().len();
+    let targets: Vec<Option<DataType>> = (0..width)
+        .map(|i| {
+            let mut types = Vec::new();
+            for input in &u.inputs {
+                leaf_types(input, i, &mut types);
+            }
+            let decimal = types
+                .iter()
+                .any(|t| matches!(t, DataType::Decimal128(_, _) | DataType::Decimal256(_, _)));
+            let float = types.iter().any(DataType::is_floating);
+            (decimal && float).then(|| {
+                if types.contains(&DataType::Float64) {
+                    DataType::Float64
+                } else {
+                    DataType::Float32
+                }
+            })
+        })
+        .collect();
+    if targets.iter().all(Option::is_none) {
+        return Ok(None);
+    }
+    let inputs = u
+        .inputs
+        .iter()
+        .map(|input| cast_columns(input, &targets))
+        .collect::<DfResult<Vec<_>>>()?;
+    Ok(Some(LogicalPlan::Union(Union::try_new_with_loose_types(
+        inputs,
+    )?)))
+}
+
+fn leaf_types(plan: &LogicalPlan, i: usize, out: &mut Vec<DataType>) {
+    match plan {
+        LogicalPlan::Union(u) => u.inputs.iter().for_each(|p| leaf_types(p, i, out)),
+        p => out.extend(p.schema().fields().get(i).map(|f| f.data_type().clone())),
+    }
+}
+
+/// `input` with each column that has a target type cast to it (through nested unions, to their
+/// leaves).
+fn cast_columns(
+    input: &Arc<LogicalPlan>,
+    targets: &[Option<DataType>],
+) -> DfResult<Arc<LogicalPlan>> {
+    if let LogicalPlan::Union(u) = input.as_ref() {
+        let inputs = u
+            .inputs
+            .iter()
+            .map(|p| cast_columns(p, targets))
+            .collect::<DfResult<Vec<_>>>()?;
+        return Ok(Arc::new(LogicalPlan::Union(
+            Union::try_new_with_loose_types(inputs)?,
+        )));
+    }
+    let schema = input.schema();
+    let differs = |i: usize| {
+        targets[i]
+            .as_ref()
+            .is_some_and(|t| schema.field(i).data_type() != t)
+    };
+    if !(0..targets.len()).any(differs) {
+        return Ok(Arc::clone(input));
+    }
+    let exprs = (0..targets.len())
+        .map(|i| {
+            let (qualifier, field) = schema.qualified_field(i);
+            let column = Expr::Column(datafusion::common::Column::from((qualifier, field)));
+            match &targets[i] {
+                Some(t) if differs(i) => column
+                    .cast_to(t, schema)
+                    .map(|e| e.alias_qualified(qualifier.cloned(), field.name())),
+                _ => Ok(column),
+            }
+        })
+        .collect::<DfResult<Vec<_>>>()?;
+    Ok(Arc::new(LogicalPlan::Projection(Projection::try_new(
+        exprs,
+        Arc::clone(input),
+    )?)))
 }
 
 #[cfg(test)]

@@ -591,3 +591,23 @@ SELECT user_id, props, raw FROM web.profiles WHERE user_id <= 6;
 SELECT count(*) AS n FROM web.profiles WHERE props ->> 'plan' = 'pro' AND props -> 'tags' ->> 1 LIKE 'u%';
 -- real_38: double precision compared with numeric literals
 SELECT count(*) FILTER (WHERE latency_ms * 1e16 > 2.5) AS big, count(*) FILTER (WHERE latency_ms BETWEEN 10.5 AND 20.25) AS mid, count(*) FILTER (WHERE latency_ms IN (0.5, 1.03)) AS listed, max(coalesce(latency_ms, 0.5)) AS top FROM web.events;
+-- real_39: bigint sums past the bigint range (numeric in Postgres), grouped and distinct
+SELECT id % 3 AS k, sum(9223372036854775000 - id) AS s, sum(DISTINCT 9223372036854775000 - id) AS ds, sum(9223372036854775000 - id) FILTER (WHERE id % 2 = 0) AS evens, count(*) AS n FROM web.events GROUP BY 1 ORDER BY 1;
+-- real_40: bigint window and whole-table sums past the bigint range
+SELECT id, sum(9223372036854775000 - id) OVER (ORDER BY id ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS w3, sum(9223372036854775000 - id) OVER () AS total, sum(id) OVER (ORDER BY id) AS running FROM web.events WHERE id <= 20;
+-- real_41: averages of integers are numeric
+SELECT device, avg(pages) AS a, avg(DISTINCT pages) AS da, avg(pages) FILTER (WHERE bounced) AS ab, avg(id) AS aid, avg(pages) OVER () AS overall FROM web.sessions GROUP BY device, pages, bounced, id ORDER BY id LIMIT 15;
+-- real_42: smallint and int sums stay bigint
+SELECT deptid, sum(rating) AS r, sum(empid) AS e, avg(rating) AS ar, sum(rating * 100000000) AS big FROM public.employees GROUP BY deptid ORDER BY deptid NULLS LAST;
+-- real_43: grouped sums and averages over VALUES, past the bigint range (DataFusion evaluates these itself)
+SELECT g, sum(x) AS s, sum(DISTINCT x) AS ds, sum(x) FILTER (WHERE x > 0) AS pos, avg(y) AS a, avg(DISTINCT y) AS da, sum(y) AS sy, sum(sum(x)) OVER () AS total FROM (VALUES (1, 9223372036854775807::bigint, 7), (1, 9223372036854775807::bigint, 8), (1, -3::bigint, NULL), (2, 5::bigint, 1), (2, NULL::bigint, 2), (2, NULL::bigint, 2), (3, NULL::bigint, NULL)) v(g, x, y) GROUP BY g ORDER BY g;
+-- real_44: whole-table and sliding-window sums over VALUES past the bigint range
+SELECT i, x, sum(x) OVER (ORDER BY i ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS pair, avg(i) OVER (ORDER BY i ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS a3, (SELECT sum(x) FROM (VALUES (9223372036854775807::bigint), (9223372036854775807::bigint)) t(x)) AS whole FROM (VALUES (1, 9223372036854775807::bigint), (2, 9223372036854775806::bigint), (3, NULL::bigint), (4, -9223372036854775807::bigint), (5, -9223372036854775807::bigint)) v(i, x) ORDER BY i;
+-- real_45: a union of double precision and numeric is double precision
+SELECT v FROM (SELECT latency_ms AS v FROM web.events WHERE id <= 5 UNION ALL SELECT price FROM shop.products WHERE id <= 5 UNION ALL SELECT x FROM (VALUES (0.1::float8), (2)) t(x)) u ORDER BY v;
+-- real_46: numeric first, then a float, in a union with duplicates removed
+SELECT 2.25::numeric(10,2) AS x UNION SELECT 0.1::float8 UNION SELECT 3 UNION SELECT x FROM (VALUES (0.30000000000000004::float8)) t(x) ORDER BY 1;
+-- real_47: a source's table joined to a VALUES list
+SELECT p.id, v.label FROM shop.products p JOIN (VALUES (1, 'one'), (2, 'two'), (99, 'none')) v(i, label) ON v.i = p.id ORDER BY 1;
+-- real_48: IN and NOT IN a VALUES list
+SELECT count(*) FILTER (WHERE id IN (VALUES (1), (2), (3))) AS listed, count(*) FILTER (WHERE id NOT IN (VALUES (1), (NULL::int))) AS never, count(*) FILTER (WHERE id NOT IN (VALUES (1), (2))) AS rest FROM shop.products;
