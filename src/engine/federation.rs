@@ -56,10 +56,152 @@ impl OptimizerRule for UnfederateBareScans {
                 {
                     return Ok(Transformed::yes(fed.plan().clone()));
                 }
+                if let Some(plan) = source_named_aliases(fed.plan())? {
+                    let node = FederatedPlanNode::new(plan, std::sync::Arc::clone(&fed.planner));
+                    return Ok(Transformed::yes(LogicalPlan::Extension(
+                        datafusion::logical_expr::Extension {
+                            node: std::sync::Arc::new(node),
+                        },
+                    )));
+                }
             }
             Ok(Transformed::no(node))
         })
     }
+}
+
+/// datafusion-federation renames a federated plan's tables to their names in the source
+/// (`pg.shop.customers` to `shop.customers`), and with them the columns and recomputed
+/// expression names that mention them, but not alias names. Type coercion aliases an expression
+/// it changes to its old name, so `count(*) FILTER (WHERE id > 20) FROM pg.shop.customers` had an
+/// aggregate still named after `pg.shop.customers.id` under a projection that, renamed, asked
+/// for `shop.customers.id`: "No field named …", for any aggregate over a coerced expression
+/// (CASE, FILTER, comparisons with a literal of another type) of a table named with its catalog.
+/// Such aliases, and the columns that refer to them, are renamed here the same way first (all
+/// but those naming the plan's output).
+fn source_named_aliases(plan: &LogicalPlan) -> Result<Option<LogicalPlan>> {
+    use std::collections::HashMap;
+    let mut renames: Vec<(String, String)> = Vec::new();
+    plan.apply(|p| {
+        if let LogicalPlan::TableScan(scan) = p
+            && let Some(source) = datafusion_federation::get_table_source(&scan.source)?
+            && let Some(sql) = (source.as_ref() as &dyn std::any::Any)
+                .downcast_ref::<datafusion_federation::sql::SQLTableSource>()
+        {
+            let remote = sql.table_reference().to_string();
+            let local = scan.table_name.to_string();
+            if remote != local {
+                renames.push((local, remote));
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    if renames.is_empty() {
+        return Ok(None);
+    }
+    let rename = |name: &str| {
+        renames
+            .iter()
+            .fold(name.to_string(), |n, (from, to)| replace_name(&n, from, to))
+    };
+    // Old alias name to new, as the aliases are met bottom up.
+    let mut renamed: HashMap<String, String> = HashMap::new();
+    let rewritten = keep_output_names(plan.clone(), &rename, &mut renamed)?;
+    Ok(rewritten.transformed.then_some(rewritten.data))
+}
+
+/// Renames below the node that names the plan's output columns (under any sorts, limits,
+/// filters, DISTINCT and subquery aliases on top), whose own aliases keep their names so the
+/// plan's output does.
+fn keep_output_names(
+    plan: LogicalPlan,
+    rename: &dyn Fn(&str) -> String,
+    renamed: &mut std::collections::HashMap<String, String>,
+) -> Result<Transformed<LogicalPlan>> {
+    use datafusion::logical_expr::Distinct;
+    let passes_names = matches!(
+        plan,
+        LogicalPlan::Limit(_)
+            | LogicalPlan::Sort(_)
+            | LogicalPlan::Filter(_)
+            | LogicalPlan::SubqueryAlias(_)
+            | LogicalPlan::Distinct(Distinct::All(_))
+    );
+    let below = if passes_names {
+        plan.map_children(|c| keep_output_names(c, rename, renamed))?
+    } else {
+        plan.map_children(|c| c.transform_up(|node| rename_in_node(node, rename, renamed, true)))?
+    };
+    let node = below.transformed;
+    let this = rename_in_node(below.data, rename, renamed, false)?;
+    if node && !this.transformed {
+        return this.data.recompute_schema().map(Transformed::yes);
+    }
+    Ok(this)
+}
+
+/// `node` with its aliases renamed by `rename` (when `aliases`), and its columns that name a
+/// renamed alias following it.
+fn rename_in_node(
+    node: LogicalPlan,
+    rename: &dyn Fn(&str) -> String,
+    renamed: &mut std::collections::HashMap<String, String>,
+    aliases: bool,
+) -> Result<Transformed<LogicalPlan>> {
+    use datafusion::common::Column;
+    // The output node's expressions keep their names (a column renamed is aliased back).
+    let names = datafusion::logical_expr::expr_rewriter::NamePreserver::new(&node);
+    let changed = node.map_expressions(|e| {
+        let name = (!aliases).then(|| names.save(&e));
+        let e = e.transform_up(|x| match x {
+            Expr::Alias(mut a) if aliases => {
+                let new = rename(&a.name);
+                if new == a.name {
+                    return Ok(Transformed::no(Expr::Alias(a)));
+                }
+                renamed.insert(a.name.clone(), new.clone());
+                a.name = new;
+                Ok(Transformed::yes(Expr::Alias(a)))
+            }
+            Expr::Column(c) if c.relation.is_none() && renamed.contains_key(&c.name) => {
+                let name = renamed[&c.name].clone();
+                Ok(Transformed::yes(Expr::Column(Column::new_unqualified(
+                    name,
+                ))))
+            }
+            other => Ok(Transformed::no(other)),
+        })?;
+        Ok(match name {
+            Some(name) => e.update_data(|e| name.restore(e)),
+            None => e,
+        })
+    })?;
+    if changed.transformed {
+        changed.data.recompute_schema().map(Transformed::yes)
+    } else {
+        Ok(changed)
+    }
+}
+
+/// `name` with each whole occurrence of the table name `from` (not part of a longer name)
+/// replaced by `to`.
+fn replace_name(name: &str, from: &str, to: &str) -> String {
+    let part = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    let mut out = String::with_capacity(name.len());
+    let mut rest = name;
+    while let Some(i) = rest.find(from) {
+        let before = rest[..i].chars().next_back();
+        let after = rest[i + from.len()..].chars().next();
+        out.push_str(&rest[..i]);
+        if part(before) || before == Some('.') || part(after) {
+            out.push_str(from);
+        } else {
+            out.push_str(to);
+        }
+        rest = &rest[i + from.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn is_bare_scan(plan: &LogicalPlan) -> bool {

@@ -45,6 +45,7 @@ mod remote;
 mod scan;
 mod setops;
 mod share;
+mod symmetric;
 mod timing;
 mod tuning;
 

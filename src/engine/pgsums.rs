@@ -26,7 +26,7 @@
 use super::pgnumeric::{MAX_PRECISION, pg_div, pow10, quotient_scale, quotient_type};
 use datafusion::arrow::array::{
     Array, ArrayRef, ArrowPrimitiveType, AsArray, Decimal128Array, Decimal128Builder, Int64Builder,
-    ListArray,
+    ListArray, PrimitiveArray,
 };
 use datafusion::arrow::datatypes::{
     DataType, Decimal128Type, Field, FieldRef, Int8Type, Int16Type, Int32Type, Int64Type,
@@ -56,10 +56,85 @@ pub(super) fn register(state: &mut datafusion::execution::session_state::Session
                 datafusion::functions_aggregate::average::avg_udaf(),
             ))))
         });
+    let ok = ok.and_then(|_| state.register_function_rewrite(Arc::new(IntLiteralSums)));
     // Registering into a fresh session's maps cannot fail; if it ever did, DataFusion's own
     // aggregates stay in place.
     if let Err(e) = ok {
         tracing::warn!("Postgres sum and avg not registered: {e}");
+    }
+}
+
+/// Postgres types an integer literal `int` when it fits, so `sum(CASE WHEN … THEN 1 ELSE 0 END)`
+/// (the usual way to count matches) is a sum of ints, a bigint; DataFusion types every integer
+/// literal Int64, which would make that sum a numeric. A `sum` whose argument is built only of
+/// such literals (one literal, or the branches of a CASE) has them typed Int32 first, before
+/// type coercion.
+#[derive(Debug)]
+struct IntLiteralSums;
+
+impl datafusion::logical_expr::expr_rewriter::FunctionRewrite for IntLiteralSums {
+    fn name(&self) -> &str {
+        "skipper_int_literal_sums"
+    }
+
+    fn rewrite(
+        &self,
+        expr: datafusion::logical_expr::Expr,
+        _schema: &datafusion::common::DFSchema,
+        _config: &datafusion::config::ConfigOptions,
+    ) -> DfResult<datafusion::common::tree_node::Transformed<datafusion::logical_expr::Expr>> {
+        use datafusion::common::tree_node::Transformed;
+        use datafusion::logical_expr::Expr;
+        let Expr::AggregateFunction(mut f) = expr else {
+            return Ok(Transformed::no(expr));
+        };
+        let narrowed = match f.params.args.as_slice() {
+            [arg] if f.func.name() == "sum" => int_literals(arg),
+            _ => None,
+        };
+        match narrowed {
+            Some(arg) => {
+                f.params.args = vec![arg];
+                Ok(Transformed::yes(Expr::AggregateFunction(f)))
+            }
+            None => Ok(Transformed::no(Expr::AggregateFunction(f))),
+        }
+    }
+}
+
+/// `e` with its integer literals typed Int32, when it is built only of literals that fit (and
+/// NULLs), as one literal or as a CASE's results; `None` otherwise.
+fn int_literals(e: &datafusion::logical_expr::Expr) -> Option<datafusion::logical_expr::Expr> {
+    use datafusion::logical_expr::{Case, Expr};
+    let literal = |e: &Expr| -> Option<Option<Expr>> {
+        match e {
+            Expr::Literal(ScalarValue::Int64(Some(v)), m) => i32::try_from(*v)
+                .ok()
+                .map(|v| Some(Expr::Literal(ScalarValue::Int32(Some(v)), m.clone()))),
+            Expr::Literal(ScalarValue::Null | ScalarValue::Int64(None), _) => Some(None),
+            _ => None,
+        }
+    };
+    match e {
+        Expr::Case(c) => {
+            let mut any = false;
+            let mut result = |e: &Expr| -> Option<Box<Expr>> {
+                let narrowed = literal(e)?;
+                any |= narrowed.is_some();
+                Some(Box::new(narrowed.unwrap_or_else(|| e.clone())))
+            };
+            let when_then = c
+                .when_then_expr
+                .iter()
+                .map(|(w, t)| Some((w.clone(), result(t)?)))
+                .collect::<Option<Vec<_>>>()?;
+            let else_expr = match &c.else_expr {
+                Some(e) => Some(result(e)?),
+                None => None,
+            };
+            any.then(|| Expr::Case(Case::new(c.expr.clone(), when_then, else_expr)))
+        }
+        other => literal(other).flatten(),
     }
 }
 
@@ -173,31 +248,130 @@ fn sum_overflow() -> DataFusionError {
     ))
 }
 
+/// `$body` with `$array` bound to the exact input column `$values` as its own primitive array
+/// (integers or Decimal128, whose values all widen to `i128`).
+macro_rules! with_exact {
+    ($values:expr, $array:ident => $body:expr) => {
+        match $values.data_type() {
+            DataType::Decimal128(_, _) => {
+                let $array = $values.as_primitive::<Decimal128Type>();
+                $body
+            }
+            DataType::Int8 => {
+                let $array = $values.as_primitive::<Int8Type>();
+                $body
+            }
+            DataType::Int16 => {
+                let $array = $values.as_primitive::<Int16Type>();
+                $body
+            }
+            DataType::Int32 => {
+                let $array = $values.as_primitive::<Int32Type>();
+                $body
+            }
+            DataType::Int64 => {
+                let $array = $values.as_primitive::<Int64Type>();
+                $body
+            }
+            DataType::UInt8 => {
+                let $array = $values.as_primitive::<UInt8Type>();
+                $body
+            }
+            DataType::UInt16 => {
+                let $array = $values.as_primitive::<UInt16Type>();
+                $body
+            }
+            DataType::UInt32 => {
+                let $array = $values.as_primitive::<UInt32Type>();
+                $body
+            }
+            DataType::UInt64 => {
+                let $array = $values.as_primitive::<UInt64Type>();
+                $body
+            }
+            other => Err(DataFusionError::Internal(format!(
+                "exact sum of a {other} column"
+            ))),
+        }
+    };
+}
+
 /// An exact input column as 128-bit integers scaled like the input (integers widened; a
 /// Decimal128 as it is).
 fn exact_values(values: &ArrayRef) -> DfResult<Decimal128Array> {
-    fn widen<T: ArrowPrimitiveType>(values: &ArrayRef) -> Decimal128Array
-    where
-        T::Native: Into<i128>,
-    {
-        values.as_primitive::<T>().unary(|v| v.into())
+    with_exact!(values, array => Ok(widen(array)))
+}
+
+fn widen<T: ArrowPrimitiveType>(array: &PrimitiveArray<T>) -> Decimal128Array
+where
+    T::Native: Into<i128>,
+{
+    array.unary(|v| v.into())
+}
+
+/// The sum and count of a batch's non-null values, exactly: added in 128 bits (which no batch
+/// of 64-bit integers can overflow), again in 256 when 128 did overflow.
+fn batch_sum<T: ArrowPrimitiveType>(array: &PrimitiveArray<T>) -> (i256, u64)
+where
+    T::Native: Into<i128>,
+{
+    let count = (array.len() - array.null_count()) as u64;
+    let mut sum = 0i128;
+    let mut overflow = false;
+    let mut add = |v: T::Native| {
+        let (s, o) = sum.overflowing_add(v.into());
+        sum = s;
+        overflow |= o;
+    };
+    if array.null_count() == 0 {
+        array.values().iter().for_each(|v| add(*v));
+    } else {
+        array.iter().flatten().for_each(add);
     }
-    Ok(match values.data_type() {
-        DataType::Decimal128(_, _) => values.as_primitive::<Decimal128Type>().clone(),
-        DataType::Int8 => widen::<Int8Type>(values),
-        DataType::Int16 => widen::<Int16Type>(values),
-        DataType::Int32 => widen::<Int32Type>(values),
-        DataType::Int64 => widen::<Int64Type>(values),
-        DataType::UInt8 => widen::<UInt8Type>(values),
-        DataType::UInt16 => widen::<UInt16Type>(values),
-        DataType::UInt32 => widen::<UInt32Type>(values),
-        DataType::UInt64 => widen::<UInt64Type>(values),
-        other => {
-            return Err(DataFusionError::Internal(format!(
-                "exact sum of a {other} column"
-            )));
+    if !overflow {
+        return (i256::from_i128(sum), count);
+    }
+    let wide = array.iter().flatten().fold(i256::ZERO, |acc, v| {
+        acc.wrapping_add(i256::from_i128(v.into()))
+    });
+    (wide, count)
+}
+
+/// Adds each row's value to its group's sum and count (rows null or filtered out skipped).
+fn grouped_add<T: ArrowPrimitiveType>(
+    sums: &mut [i128],
+    counts: &mut [u64],
+    array: &PrimitiveArray<T>,
+    group_indices: &[usize],
+    opt_filter: Option<&datafusion::arrow::array::BooleanArray>,
+) -> DfResult<()>
+where
+    T::Native: Into<i128>,
+{
+    let raw = array.values();
+    let mut overflow = false;
+    if array.null_count() == 0 && opt_filter.is_none() {
+        // The common case, without a branch a row: overflow is checked once at the end.
+        for (&g, &v) in group_indices.iter().zip(raw.iter()) {
+            let (sum, o) = sums[g].overflowing_add(v.into());
+            sums[g] = sum;
+            overflow |= o;
+            counts[g] += 1;
         }
-    })
+    } else {
+        for (row, &g) in group_indices.iter().enumerate() {
+            if array.is_valid(row) && kept(opt_filter, row) {
+                let (sum, o) = sums[g].overflowing_add(raw[row].into());
+                sums[g] = sum;
+                overflow |= o;
+                counts[g] += 1;
+            }
+        }
+    }
+    if overflow {
+        return Err(sum_overflow());
+    }
+    Ok(())
 }
 
 /// The argument type `kind` computes with: integers and numerics as they are (so the exact
@@ -401,29 +575,10 @@ impl GroupsAccumulator for GroupedSums {
         opt_filter: Option<&datafusion::arrow::array::BooleanArray>,
         total_num_groups: usize,
     ) -> DfResult<()> {
-        let values = exact_values(&values[0])?;
-        let raw = values.values();
-        match (values.nulls(), opt_filter) {
-            (None, None) => {
-                // The common case, without a branch a row: overflow is checked once at the end.
-                self.counts.resize(total_num_groups, 0);
-                self.sums.resize(total_num_groups, 0);
-                let mut overflow = false;
-                for (&g, &v) in group_indices.iter().zip(raw.iter()) {
-                    let (sum, o) = self.sums[g].overflowing_add(v);
-                    self.sums[g] = sum;
-                    overflow |= o;
-                    self.counts[g] += 1;
-                }
-                if overflow {
-                    return Err(sum_overflow());
-                }
-                Ok(())
-            }
-            _ => self.add(group_indices, total_num_groups, |row| {
-                (values.is_valid(row) && kept(opt_filter, row)).then(|| (raw[row], 1))
-            }),
-        }
+        self.counts.resize(total_num_groups, 0);
+        self.sums.resize(total_num_groups, 0);
+        let (sums, counts) = (&mut self.sums, &mut self.counts);
+        with_exact!(values[0], array => grouped_add(sums, counts, array, group_indices, opt_filter))
     }
 
     fn merge_batch(
@@ -488,16 +643,12 @@ struct RunningSum {
 
 impl RunningSum {
     fn add(&mut self, values: &ArrayRef, sign: i256) -> DfResult<()> {
-        for v in exact_values(values)?.iter().flatten() {
-            self.sum = self
-                .sum
-                .checked_add(i256::from_i128(v) * sign)
-                .ok_or_else(sum_overflow)?;
-            if sign == i256::ONE {
-                self.count += 1;
-            } else {
-                self.count -= 1;
-            }
+        let (sum, count) = with_exact!(values, array => Ok(batch_sum(array)))?;
+        self.sum = self.sum.checked_add(sum * sign).ok_or_else(sum_overflow)?;
+        if sign == i256::ONE {
+            self.count += count;
+        } else {
+            self.count -= count;
         }
         Ok(())
     }

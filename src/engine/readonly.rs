@@ -48,14 +48,18 @@ pub fn check(sql: &str, allow_several: bool) -> Result<Vec<Statement>, Refusal> 
     // syntax (the generic dialect binds `->>` looser than `=`, so `j ->> 'k' = 'v'` meant
     // `j ->> ('k' = 'v')`). DataFusion's own (generic) dialect where that fails, for its own
     // statements and syntax.
-    let statements = Parser::parse_sql(&PostgreSqlDialect {}, sql)
-        .or_else(|e| Parser::parse_sql(&GenericDialect {}, sql).map_err(|_| e))
+    // `BETWEEN SYMMETRIC`, which the parser does not know, is read as Postgres reads it.
+    let (text, symmetric) = super::symmetric::blank(sql);
+    let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, &text)
+        .or_else(|e| Parser::parse_sql(&GenericDialect {}, &text).map_err(|_| e))
         .map_err(|e| Refusal::Syntax {
             message: match e {
                 ParserError::ParserError(m) | ParserError::TokenizerError(m) => m,
                 ParserError::RecursionLimitExceeded => "query nests too deeply".into(),
             },
         })?;
+    super::symmetric::rewrite(&mut statements, &symmetric)
+        .map_err(|message| Refusal::Syntax { message })?;
     if statements.is_empty() {
         return Err(Refusal::Empty);
     }
