@@ -403,6 +403,13 @@ pub(super) fn fetch_as_limit(statement: &mut Statement) -> Result<(), String> {
             let Some(fetch) = &q.fetch else {
                 return ControlFlow::Continue(());
             };
+            if fetch.with_ties
+                && !fetch.percent
+                && let Some(ranked) = ranked_ties(q)
+            {
+                *q = ranked;
+                return ControlFlow::Continue(());
+            }
             if fetch.with_ties || fetch.percent {
                 return ControlFlow::Break(format!(
                     "FETCH FIRST … {} cannot be evaluated here: this query runs on DataFusion, \
@@ -439,6 +446,112 @@ pub(super) fn fetch_as_limit(statement: &mut Statement) -> Result<(), String> {
     match statement.visit(&mut V) {
         ControlFlow::Break(message) => Err(message),
         ControlFlow::Continue(()) => Ok(()),
+    }
+}
+
+/// `… ORDER BY k FETCH FIRST n ROWS WITH TIES` as Postgres means it (the first n rows and every
+/// row that ties with the last of them), for the queries DataFusion plans: `SELECT names FROM
+/// (SELECT …, rank() OVER (ORDER BY k) AS __skipper_ties …) WHERE __skipper_ties <= n ORDER BY
+/// __skipper_ties`. The rank of a row is one more than the rows strictly before it, so it is at
+/// most n exactly for those rows. Only for a plain SELECT (no DISTINCT, OFFSET or LIMIT) whose
+/// columns all have names; `None` leaves the rest refused.
+fn ranked_ties(
+    q: &datafusion::sql::sqlparser::ast::Query,
+) -> Option<datafusion::sql::sqlparser::ast::Query> {
+    use datafusion::sql::sqlparser::ast::{
+        Expr as A, Function, FunctionArgumentList, FunctionArguments, Ident, ObjectName,
+        ObjectNamePart, OrderByKind, SelectItem, SetExpr, Value, WindowSpec, WindowType,
+    };
+    let fetch = q.fetch.as_ref()?;
+    let quantity = fetch
+        .quantity
+        .clone()
+        .unwrap_or_else(|| A::Value(Value::Number("1".into(), false).into()));
+    let SetExpr::Select(select) = q.body.as_ref() else {
+        return None;
+    };
+    let OrderByKind::Expressions(keys) = &q.order_by.as_ref()?.kind else {
+        return None;
+    };
+    if q.limit_clause.is_some() || select.distinct.is_some() || q.with.is_some() || keys.is_empty()
+    {
+        return None;
+    }
+    let names = super::setops::output_names(&q.body)?;
+    // The window's ORDER BY: positions and output names are the select list's expressions.
+    let item = |e: &A| -> Option<A> {
+        let item = match e {
+            A::Value(v) => match &v.value {
+                Value::Number(n, _) => select
+                    .projection
+                    .get(n.parse::<usize>().ok()?.checked_sub(1)?)?,
+                _ => return Some(e.clone()),
+            },
+            A::Identifier(i) if i.quote_style.is_none() => {
+                match select.projection.iter().find(|p| {
+                    matches!(p, SelectItem::ExprWithAlias { alias, .. }
+                        if alias.value.eq_ignore_ascii_case(&i.value))
+                }) {
+                    Some(p) => p,
+                    None => return Some(e.clone()),
+                }
+            }
+            _ => return Some(e.clone()),
+        };
+        match item {
+            SelectItem::ExprWithAlias { expr, .. } | SelectItem::UnnamedExpr(expr) => {
+                Some(expr.clone())
+            }
+            _ => None,
+        }
+    };
+    let mut window_keys = Vec::with_capacity(keys.len());
+    for k in keys {
+        let mut k = k.clone();
+        k.expr = item(&k.expr)?;
+        window_keys.push(k);
+    }
+    let rank_name = Ident::new("__skipper_ties");
+    let rank = A::Function(Function {
+        name: ObjectName(vec![ObjectNamePart::Identifier(Ident::new("rank"))]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(FunctionArgumentList {
+            duplicate_treatment: None,
+            args: vec![],
+            clauses: vec![],
+        }),
+        filter: None,
+        null_treatment: None,
+        over: Some(WindowType::WindowSpec(WindowSpec {
+            window_name: None,
+            partition_by: vec![],
+            order_by: window_keys,
+            window_frame: None,
+        })),
+        within_group: vec![],
+    });
+    let mut inner = select.as_ref().clone();
+    inner.projection.push(SelectItem::ExprWithAlias {
+        expr: rank,
+        alias: rank_name.clone(),
+    });
+    let columns = names
+        .iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT {columns} FROM ({inner}) AS __ties WHERE {rank_name} <= ({quantity}) \
+         ORDER BY {rank_name}"
+    );
+    let parsed = datafusion::sql::sqlparser::parser::Parser::parse_sql(
+        &datafusion::sql::sqlparser::dialect::PostgreSqlDialect {},
+        &sql,
+    );
+    match parsed.ok()?.pop()? {
+        datafusion::sql::sqlparser::ast::Statement::Query(q) => Some(*q),
+        _ => None,
     }
 }
 
@@ -911,6 +1024,31 @@ mod tests {
             }),
             Some("2024Q3 4".to_string())
         );
+    }
+
+    #[test]
+    fn with_ties_is_a_rank() {
+        let rewritten = |sql: &str| {
+            let mut s = crate::engine::pgudf::parse(sql);
+            fetch_as_limit(&mut s).map(|_| s.to_string())
+        };
+        assert_eq!(
+            rewritten(
+                "SELECT id, price * 2 AS p FROM t ORDER BY p DESC, 1 FETCH FIRST 3 ROWS WITH TIES"
+            )
+            .unwrap(),
+            "SELECT id, p FROM (SELECT id, price * 2 AS p, rank() OVER (ORDER BY price * 2 DESC, \
+             id) AS __skipper_ties FROM t) AS __ties WHERE __skipper_ties <= (3) ORDER BY \
+             __skipper_ties"
+        );
+        for refused in [
+            "SELECT * FROM t ORDER BY a FETCH FIRST 3 ROWS WITH TIES",
+            "SELECT DISTINCT a FROM t ORDER BY a FETCH FIRST 3 ROWS WITH TIES",
+            "SELECT a FROM t ORDER BY a OFFSET 1 ROWS FETCH FIRST 3 ROWS WITH TIES",
+            "SELECT a FROM t ORDER BY a FETCH FIRST 3 PERCENT ROWS ONLY",
+        ] {
+            assert!(rewritten(refused).is_err(), "{refused}");
+        }
     }
 
     #[test]

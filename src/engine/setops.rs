@@ -78,7 +78,7 @@ fn rewrite(body: &mut SetExpr) {
 }
 
 /// The column names a query body returns, when its SQL states every one (distinct).
-fn output_names(body: &SetExpr) -> Option<Vec<Ident>> {
+pub(super) fn output_names(body: &SetExpr) -> Option<Vec<Ident>> {
     let names: Vec<Ident> = match body {
         SetExpr::Select(s) => s
             .projection

@@ -328,7 +328,8 @@ fn bad_sql_gets_a_position_or_a_suggestion() {
         "{r:?}"
     );
 
-    // FETCH FIRST n ROWS ONLY runs (as LIMIT); WITH TIES is refused by name with a way out.
+    // FETCH FIRST n ROWS ONLY runs (as LIMIT), WITH TIES as a rank; what cannot is refused by
+    // name with a way out.
     let fetch = |tail: &str| {
         run(skipper(home.path()).args([
             "sql",
@@ -341,12 +342,28 @@ fn bad_sql_gets_a_position_or_a_suggestion() {
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(r.stdout, "plan_tier\nenterprise\nfree\n", "{r:?}");
     let r = fetch("FETCH FIRST 2 ROWS WITH TIES");
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.stdout, "plan_tier\nbusiness\nenterprise\n", "{r:?}");
+    // PERCENT has no such reading, and WITH TIES over `*` has no names to select: refused.
+    let r = fetch("FETCH FIRST 50 PERCENT ROWS ONLY");
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stdout.is_empty(), "{r:?}");
     assert!(
         r.stderr
-            .contains("error: FETCH FIRST … WITH TIES cannot be evaluated here")
+            .contains("error: FETCH FIRST … PERCENT cannot be evaluated here")
             && r.stderr.contains("hint: rank the rows instead"),
+        "{r:?}"
+    );
+    let r = run(skipper(home.path()).args([
+        "sql",
+        "--format",
+        "csv",
+        "SELECT * FROM billing.main.accounts ORDER BY plan_tier FETCH FIRST 2 ROWS WITH TIES",
+    ]));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("error: FETCH FIRST … WITH TIES cannot be evaluated here"),
         "{r:?}"
     );
 }

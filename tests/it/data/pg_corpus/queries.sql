@@ -611,3 +611,7 @@ SELECT 2.25::numeric(10,2) AS x UNION SELECT 0.1::float8 UNION SELECT 3 UNION SE
 SELECT p.id, v.label FROM shop.products p JOIN (VALUES (1, 'one'), (2, 'two'), (99, 'none')) v(i, label) ON v.i = p.id ORDER BY 1;
 -- real_48: IN and NOT IN a VALUES list
 SELECT count(*) FILTER (WHERE id IN (VALUES (1), (2), (3))) AS listed, count(*) FILTER (WHERE id NOT IN (VALUES (1), (NULL::int))) AS never, count(*) FILTER (WHERE id NOT IN (VALUES (1), (2))) AS rest FROM shop.products;
+-- real_49: top-n with ties over VALUES, ordered by an output alias
+SELECT n * 2 AS twice FROM (VALUES (3), (5), (5), (1)) v(n) ORDER BY twice DESC FETCH FIRST 1 ROW WITH TIES;
+-- real_50: top-n with ties by position, NULLs first
+SELECT n FROM (VALUES (3), (5), (1), (1), (NULL)) v(n) ORDER BY 1 NULLS FIRST FETCH FIRST 2 ROWS WITH TIES;
