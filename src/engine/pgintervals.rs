@@ -316,11 +316,13 @@ pub(super) fn positional_make_interval(statement: &mut Statement) {
     let _ = statement.visit(&mut V);
 }
 
-/// `(s1, e1) OVERLAPS (s2, e2)` as the comparisons Postgres makes (`overlaps_timestamp`): each
-/// period's ends put in order (an interval as the second element is a length), then the periods
-/// overlap when one starts inside the other (`s1 > s2 AND s1 < e2`, or the mirror) or both start
-/// together. DataFusion cannot plan OVERLAPS; Postgres reads the rewritten form the same way.
-/// With NULL ends the result is NULL or false where Postgres may answer true or NULL.
+/// `(s1, e1) OVERLAPS (s2, e2)` as the comparisons Postgres makes (`overlaps_timestamp`), NULLs
+/// included: a period with one NULL end is the instant at its other end, with both NULL the
+/// answer is NULL; otherwise its ends are put in order (an interval as the second element is a
+/// length). Then, from the later start: it overlaps when it lies before the other period's end,
+/// is NULL when that end (or, failing the first test, its own end) is unknown, and false
+/// otherwise; equal starts overlap when both ends are known. DataFusion cannot plan OVERLAPS;
+/// Postgres reads the rewritten form the same way.
 pub(super) fn overlaps_as_comparisons(statement: &mut Statement) {
     use datafusion::sql::sqlparser::ast::BinaryOperator;
     use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
@@ -349,16 +351,32 @@ pub(super) fn overlaps_as_comparisons(statement: &mut Statement) {
                     b
                 };
                 Some((
-                    format!("(CASE WHEN {a} > {b} THEN {b} ELSE {a} END)"),
-                    format!("(CASE WHEN {a} > {b} THEN {a} ELSE {b} END)"),
+                    format!(
+                        "(CASE WHEN {a} IS NULL THEN {b} WHEN {b} IS NULL THEN {a} \
+                         WHEN {a} > {b} THEN {b} ELSE {a} END)"
+                    ),
+                    format!(
+                        "(CASE WHEN {a} IS NULL OR {b} IS NULL THEN NULL \
+                         WHEN {a} > {b} THEN {a} ELSE {b} END)"
+                    ),
                 ))
             };
             let (Some((s1, e1)), Some((s2, e2))) = (period(left), period(right)) else {
                 return ControlFlow::Continue(());
             };
+            // From the later start: inside the other period, unknown, or not.
+            let later = |s: &str, e: &str, other_end: &str| {
+                format!(
+                    "(CASE WHEN {other_end} IS NULL THEN NULL WHEN {s} < {other_end} THEN true \
+                     WHEN {e} IS NULL THEN NULL ELSE false END)"
+                )
+            };
             let sql = format!(
-                "(({s1} > {s2} AND {s1} < {e2}) OR ({s2} > {s1} AND {s2} < {e1}) \
-                 OR ({s1} = {s2} AND {e1} IS NOT NULL AND {e2} IS NOT NULL))"
+                "(CASE WHEN {s1} IS NULL OR {s2} IS NULL THEN NULL \
+                 WHEN {s1} > {s2} THEN {} WHEN {s1} < {s2} THEN {} \
+                 WHEN {e1} IS NULL OR {e2} IS NULL THEN NULL ELSE true END)",
+                later(&s1, &e1, &e2),
+                later(&s2, &e2, &e1),
             );
             if let Ok(parsed) = Parser::new(&PostgreSqlDialect {})
                 .try_with_sql(&sql)

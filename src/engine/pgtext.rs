@@ -56,6 +56,18 @@ pub(super) fn register(state: &mut datafusion::execution::session_state::Session
                 signature: Signature::any(1, Volatility::Immutable),
             })))
         })
+        .and_then(|_| {
+            [Kind::QuoteIdent, Kind::QuoteLiteral, Kind::QuoteNullable]
+                .into_iter()
+                .try_for_each(|kind| {
+                    state
+                        .register_udf(Arc::new(ScalarUDF::new_from_impl(TextFn {
+                            kind,
+                            signature: Signature::any(1, Volatility::Immutable),
+                        })))
+                        .map(|_| ())
+                })
+        })
         .and_then(|_| match state.udf("substr") {
             Ok(inner) => state.register_udf(Arc::new(ScalarUDF::new_from_impl(Substr::new(inner)))),
             Err(e) => Err(e),
@@ -309,14 +321,40 @@ pub fn postgres_duration(nanos: i64) -> String {
     postgres_interval(0, (nanos / DAY) as i32, nanos % DAY)
 }
 
-/// Postgres's `quote_ident`: double quotes unless the name is a plain lower-case identifier.
+/// Postgres 15's keywords other than its unreserved ones (`pg_get_keywords()` where `catcode <>
+/// 'U'`): as names they must be quoted, so `quote_ident` quotes them.
+#[rustfmt::skip]
+const QUOTED_KEYWORDS: [&str; 151] = [
+    "all", "analyse", "analyze", "and", "any", "array", "as", "asc",
+    "asymmetric", "authorization", "between", "bigint", "binary", "bit", "boolean", "both", "case",
+    "cast", "char", "character", "check", "coalesce", "collate", "collation", "column",
+    "concurrently", "constraint", "create", "cross", "current_catalog", "current_date",
+    "current_role", "current_schema", "current_time", "current_timestamp", "current_user", "dec",
+    "decimal", "default", "deferrable", "desc", "distinct", "do", "else", "end", "except",
+    "exists", "extract", "false", "fetch", "float", "for", "foreign", "freeze", "from", "full",
+    "grant", "greatest", "group", "grouping", "having", "ilike", "in", "initially", "inner",
+    "inout", "int", "integer", "intersect", "interval", "into", "is", "isnull", "join", "lateral",
+    "leading", "least", "left", "like", "limit", "localtime", "localtimestamp", "national",
+    "natural", "nchar", "none", "normalize", "not", "notnull", "null", "nullif", "numeric",
+    "offset", "on", "only", "or", "order", "out", "outer", "overlaps", "overlay", "placing",
+    "position", "precision", "primary", "real", "references", "returning", "right", "row",
+    "select", "session_user", "setof", "similar", "smallint", "some", "substring", "symmetric",
+    "table", "tablesample", "then", "time", "timestamp", "to", "trailing", "treat", "trim", "true",
+    "union", "unique", "user", "using", "values", "varchar", "variadic", "verbose", "when",
+    "where", "window", "with", "xmlattributes", "xmlconcat", "xmlelement", "xmlexists",
+    "xmlforest", "xmlnamespaces", "xmlparse", "xmlpi", "xmlroot", "xmlserialize", "xmltable",
+];
+
+/// Postgres's `quote_ident`: double quotes unless the name is a plain lower-case identifier
+/// that is not a keyword it would read as one.
 fn quote_ident(s: &str) -> String {
     let plain = s
         .chars()
         .next()
         .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
         && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$');
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$')
+        && QUOTED_KEYWORDS.binary_search(&s).is_err();
     if plain {
         s.to_string()
     } else {
@@ -497,6 +535,9 @@ enum Kind {
     Format,
     JsonObject,
     Uuid,
+    QuoteIdent,
+    QuoteLiteral,
+    QuoteNullable,
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -512,6 +553,9 @@ impl ScalarUDFImpl for TextFn {
             Kind::Format => "format",
             Kind::JsonObject => "json_build_object",
             Kind::Uuid => "uuid",
+            Kind::QuoteIdent => "quote_ident",
+            Kind::QuoteLiteral => "quote_literal",
+            Kind::QuoteNullable => "quote_nullable",
         }
     }
     fn signature(&self) -> &Signature {
@@ -547,6 +591,16 @@ impl ScalarUDFImpl for TextFn {
                         ))
                     })?),
                 },
+                Kind::QuoteIdent => built.append_option(
+                    pg_text(arrays[0].as_ref(), row, Bools::Words)?.map(|t| quote_ident(&t)),
+                ),
+                Kind::QuoteLiteral => built.append_option(
+                    pg_text(arrays[0].as_ref(), row, Bools::Words)?.map(|t| quote_literal(&t)),
+                ),
+                Kind::QuoteNullable => built.append_value(
+                    pg_text(arrays[0].as_ref(), row, Bools::Words)?
+                        .map_or_else(|| "NULL".to_string(), |t| quote_literal(&t)),
+                ),
                 Kind::Format => match pg_text(arrays[0].as_ref(), row, Bools::Letters)? {
                     None => built.append_null(),
                     Some(fmt) => built.append_value(format_row(&fmt, &arrays, row)?),
@@ -767,6 +821,20 @@ mod tests {
         (0..v.len())
             .map(|i| pg_text(&a, i, Bools::Words).unwrap().unwrap())
             .collect()
+    }
+
+    #[test]
+    fn quote_ident_quotes_keywords_as_postgres_does() {
+        assert!(QUOTED_KEYWORDS.windows(2).all(|w| w[0] < w[1]), "sorted");
+        for (name, quoted) in [
+            ("select", "\"select\""),
+            ("user", "\"user\""),
+            ("name", "name"),
+            ("Abc", "\"Abc\""),
+            ("x\"y", "\"x\"\"y\""),
+        ] {
+            assert_eq!(quote_ident(name), quoted);
+        }
     }
 
     // Expected values are Postgres 15's output for the same values.

@@ -615,3 +615,7 @@ SELECT count(*) FILTER (WHERE id IN (VALUES (1), (2), (3))) AS listed, count(*) 
 SELECT n * 2 AS twice FROM (VALUES (3), (5), (5), (1)) v(n) ORDER BY twice DESC FETCH FIRST 1 ROW WITH TIES;
 -- real_50: top-n with ties by position, NULLs first
 SELECT n FROM (VALUES (3), (5), (1), (1), (NULL)) v(n) ORDER BY 1 NULLS FIRST FETCH FIRST 2 ROWS WITH TIES;
+-- real_51: OVERLAPS with NULL ends
+SELECT (DATE '2024-01-01', DATE '2024-01-10') OVERLAPS (DATE '2024-01-15', NULL::date) AS a, (NULL::date, DATE '2024-01-10') OVERLAPS (DATE '2024-01-05', DATE '2024-01-20') AS b, (DATE '2024-01-05', NULL::date) OVERLAPS (DATE '2024-01-01', DATE '2024-01-10') AS c, (NULL::date, NULL::date) OVERLAPS (DATE '2024-01-01', DATE '2024-01-10') AS d, (DATE '2024-01-01', DATE '2024-01-01') OVERLAPS (DATE '2024-01-01', NULL::date) AS e, (DATE '2024-01-20', NULL::date) OVERLAPS (DATE '2024-01-01', DATE '2024-01-10') AS f;
+-- local_09: quote_ident, quote_literal and quote_nullable, keywords included
+SELECT quote_ident('select') AS a, quote_ident('Abc') AS b, quote_ident('name') AS c, quote_ident('a b') AS d, quote_literal('it''s') AS e, quote_literal(42) AS f, quote_literal(true) AS g, quote_nullable(NULL::text) AS h, quote_literal(NULL::text) AS i, format('%I.%I', 'public', 'order') AS j;
