@@ -597,6 +597,7 @@ impl Engine {
         pgfuncs::alias_function_columns(&mut statement);
         pgintervals::positional_make_interval(&mut statement);
         pgliterals::postgres_literals(&mut statement);
+        pgnumeric::numeric_casts(&mut statement);
         pgtext::substring_pattern_calls(&mut statement);
         pgtext::uuid_casts(&mut statement);
         pgzones::at_time_zone_calls(&mut statement);

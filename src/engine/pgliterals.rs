@@ -259,7 +259,7 @@ fn timestamp_text(text: &str) -> Option<String> {
 
 /// A numeric in exponent form (`1e3`, `-1.5E-3`) written out (`1000`, `-0.0015`), with the scale
 /// Postgres gives it (`1.50e1` is `15.0`).
-fn numeric_text(text: &str) -> Option<String> {
+pub(super) fn numeric_text(text: &str) -> Option<String> {
     let t = text.trim();
     let (mantissa, exponent) = t.split_once(['e', 'E'])?;
     let exponent: i32 = exponent.parse().ok()?;

@@ -61,6 +61,11 @@ pub(super) fn register(state: &mut datafusion::execution::session_state::Session
     let ok = state
         .register_udf(Arc::clone(&NUMERIC_DIV))
         .and_then(|_| state.register_udf(Arc::new(ScalarUDF::new_from_impl(WidthBucket::new()))))
+        .and_then(|_| {
+            state.register_udf(Arc::new(ScalarUDF::new_from_impl(NumericCast {
+                signature: Signature::any(1, Volatility::Immutable),
+            })))
+        })
         .and_then(|_| state.register_function_rewrite(Arc::new(NumericDivision)))
         .and_then(|_| state.register_function_rewrite(Arc::new(RealWidening)))
         .and_then(|_| state.register_function_rewrite(Arc::new(FloatResolution)));
@@ -658,6 +663,118 @@ fn long_div_round(a: i256, b: i256, e: u32) -> Option<i256> {
     Some(q)
 }
 
+/// `x::numeric` with no precision: Postgres keeps every digit (the literal's, the operand's own
+/// scale), where DataFusion casts to `Decimal128(38, 10)` and rounds at 10 places
+/// (`'0.123456789012345'::numeric` gave `0.1234567890`, `(1::numeric / 3)::numeric` lost ten of
+/// its twenty places), and so did Postgres in a federated fragment, which received `CAST(x AS
+/// DECIMAL(38,10))`. Rewritten before planning:
+/// - a number or numeric string literal: `CAST(x AS NUMERIC(38, s))`, `s` its own places;
+/// - anything else: `skipper_numeric(x)`, which keeps a numeric's type, makes an integer a
+///   numeric with no places, and casts text and floats as DataFusion did (38, 10); federated
+///   SQL reads `CAST(x AS NUMERIC)` again ([`postgres_numeric`]).
+pub(super) fn numeric_casts(statement: &mut datafusion::sql::sqlparser::ast::Statement) {
+    use datafusion::sql::sqlparser::ast::{DataType as T, ExactNumberInfo, Expr as A, Value};
+    super::pgudf::each_expr(statement, |e| {
+        let A::Cast {
+            expr, data_type, ..
+        } = e
+        else {
+            return;
+        };
+        if !matches!(
+            data_type,
+            T::Numeric(ExactNumberInfo::None)
+                | T::Decimal(ExactNumberInfo::None)
+                | T::Dec(ExactNumberInfo::None)
+        ) {
+            return;
+        }
+        let literal = match expr.as_ref() {
+            A::Value(v) => match &v.value {
+                Value::Number(n, _) => Some(n.clone()),
+                Value::SingleQuotedString(s) => Some(s.clone()),
+                _ => None,
+            },
+            _ => None,
+        };
+        match literal.as_deref().and_then(literal_scale) {
+            Some(scale) => *data_type = T::Numeric(ExactNumberInfo::PrecisionAndScale(38, scale)),
+            None if literal.is_some() => {}
+            None => *e = super::pgudf::call("skipper_numeric", vec![*expr.clone()]),
+        }
+    });
+}
+
+/// The places of a numeric literal's text (exponent form written out first), when its digits
+/// fit a 38-digit decimal.
+fn literal_scale(text: &str) -> Option<i64> {
+    let written = super::pgliterals::numeric_text(text);
+    let t = written.as_deref().unwrap_or(text).trim();
+    let t = t.strip_prefix(['-', '+']).unwrap_or(t);
+    let (int, frac) = t.split_once('.').unwrap_or((t, ""));
+    let digits = |p: &str| p.chars().all(|c| c.is_ascii_digit());
+    let significant = int.trim_start_matches('0').len() + frac.len();
+    (digits(int) && digits(frac) && !(int.is_empty() && frac.is_empty()) && significant <= 38)
+        .then_some(frac.len() as i64)
+}
+
+/// In SQL unparsed for Postgres, `skipper_numeric(x)` as `CAST(x AS NUMERIC)` again.
+pub(super) fn postgres_numeric(statement: &mut datafusion::sql::sqlparser::ast::Statement) {
+    use datafusion::sql::sqlparser::ast::{CastKind, DataType as T, ExactNumberInfo, Expr as A};
+    super::pgudf::each_expr(statement, |e| {
+        let A::Function(f) = e else { return };
+        if !f.name.to_string().eq_ignore_ascii_case("skipper_numeric") {
+            return;
+        }
+        let Some(args) = super::pgudf::call_args(f) else {
+            return;
+        };
+        let [x] = args.as_slice() else { return };
+        *e = A::Cast {
+            kind: CastKind::Cast,
+            expr: Box::new(A::Nested(Box::new((*x).clone()))),
+            data_type: T::Numeric(ExactNumberInfo::None),
+            array: false,
+            format: None,
+        };
+    });
+}
+
+/// `skipper_numeric(x)`: see [`numeric_casts`].
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct NumericCast {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for NumericCast {
+    fn name(&self) -> &str {
+        "skipper_numeric"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, arg_types: &[DataType]) -> DfResult<DataType> {
+        Ok(match &arg_types[0] {
+            t @ (DataType::Decimal128(_, _) | DataType::Decimal256(_, _)) => t.clone(),
+            t if t.is_integer() => DataType::Decimal128(MAX_PRECISION, 0),
+            _ => DataType::Decimal128(MAX_PRECISION, 10),
+        })
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let to = args.return_field.data_type();
+        let options = datafusion::arrow::compute::CastOptions {
+            safe: false,
+            ..Default::default()
+        };
+        match &args.args[0] {
+            ColumnarValue::Array(a) => Ok(ColumnarValue::Array(
+                datafusion::arrow::compute::cast_with_options(a, to, &options)?,
+            )),
+            ColumnarValue::Scalar(v) => Ok(ColumnarValue::Scalar(v.cast_to(to)?)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -688,6 +805,19 @@ mod tests {
     // Expected values are Postgres 15's output for `SELECT a::numeric / b::numeric`, padded with
     // zeros to the planned 20 places; the two quotients below 10^-4, where Postgres prints 24
     // places (0.000033333333333333333333, 0.000001666666666666666667), rounded to 20.
+    #[test]
+    fn numeric_literals_keep_their_places() {
+        assert_eq!(literal_scale("0.123456789012345"), Some(15));
+        assert_eq!(literal_scale("-1.5E-3"), Some(4));
+        assert_eq!(literal_scale("1e3"), Some(0));
+        assert_eq!(literal_scale(" 42 "), Some(0));
+        assert_eq!(literal_scale("abc"), None);
+        assert_eq!(
+            literal_scale("1.23456789012345678901234567890123456789"),
+            None
+        );
+    }
+
     #[test]
     fn quotients_match_postgres() {
         assert_eq!(div("1", "3"), "0.33333333333333333333");

@@ -18,6 +18,7 @@ pub(super) fn repair(statement: &mut Statement) {
     derived_table_scope(statement);
     super::pgcollate::postgres_collate(statement);
     super::pgjson::postgres_json(statement);
+    super::pgnumeric::postgres_numeric(statement);
     super::pgfuncs::postgres_names(statement);
 }
 

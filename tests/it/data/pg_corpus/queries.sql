@@ -619,3 +619,7 @@ SELECT n FROM (VALUES (3), (5), (1), (1), (NULL)) v(n) ORDER BY 1 NULLS FIRST FE
 SELECT (DATE '2024-01-01', DATE '2024-01-10') OVERLAPS (DATE '2024-01-15', NULL::date) AS a, (NULL::date, DATE '2024-01-10') OVERLAPS (DATE '2024-01-05', DATE '2024-01-20') AS b, (DATE '2024-01-05', NULL::date) OVERLAPS (DATE '2024-01-01', DATE '2024-01-10') AS c, (NULL::date, NULL::date) OVERLAPS (DATE '2024-01-01', DATE '2024-01-10') AS d, (DATE '2024-01-01', DATE '2024-01-01') OVERLAPS (DATE '2024-01-01', NULL::date) AS e, (DATE '2024-01-20', NULL::date) OVERLAPS (DATE '2024-01-01', DATE '2024-01-10') AS f;
 -- local_09: quote_ident, quote_literal and quote_nullable, keywords included
 SELECT quote_ident('select') AS a, quote_ident('Abc') AS b, quote_ident('name') AS c, quote_ident('a b') AS d, quote_literal('it''s') AS e, quote_literal(42) AS f, quote_literal(true) AS g, quote_nullable(NULL::text) AS h, quote_literal(NULL::text) AS i, format('%I.%I', 'public', 'order') AS j;
+-- local_10: casts to numeric without a precision keep every digit (literals, quotients, integers)
+SELECT '0.123456789012345'::numeric AS a, 1.123456789012345::numeric AS b, CAST('2.5' AS numeric) * 3 AS c, (1::numeric / 3)::numeric AS d, 5::numeric AS e, '-1.5e-3'::numeric AS f;
+-- real_52: numeric casts of table columns and quotients
+SELECT id, (price * 2)::numeric AS doubled, (price / 7)::numeric AS seventh, id::numeric AS n, '12.3456789012345678'::numeric + price AS shifted FROM shop.products WHERE id <= 5;
