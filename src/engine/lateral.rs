@@ -27,10 +27,9 @@
 //! columns) is left for DataFusion, which refuses what it cannot plan.
 
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, Expr as A, Function, FunctionArgumentList, FunctionArguments, GroupByExpr,
-    Ident, Join, JoinConstraint, JoinOperator, LimitClause, ObjectName, OrderByExpr, OrderByKind,
-    Query, Select, SelectItem, SelectItemQualifiedWildcardKind, SetExpr, Statement, TableFactor,
-    Value, Visit, VisitMut, Visitor, VisitorMut, WindowSpec, WindowType,
+    BinaryOperator, Expr as A, GroupByExpr, Ident, Join, JoinConstraint, JoinOperator, LimitClause,
+    OrderByExpr, OrderByKind, Query, Select, SelectItem, SelectItemQualifiedWildcardKind, SetExpr,
+    Statement, TableFactor, Value, Visit, VisitMut, Visitor, VisitorMut,
 };
 use std::collections::HashSet;
 use std::ops::ControlFlow;
@@ -348,25 +347,11 @@ fn top_n_as_window(
         });
     }
     select.projection.push(SelectItem::ExprWithAlias {
-        expr: A::Function(Function {
-            name: ObjectName::from(vec![Ident::new("row_number")]),
-            uses_odbc_syntax: false,
-            parameters: FunctionArguments::None,
-            args: FunctionArguments::List(FunctionArgumentList {
-                duplicate_treatment: None,
-                args: vec![],
-                clauses: vec![],
-            }),
-            filter: None,
-            null_treatment: None,
-            over: Some(WindowType::WindowSpec(WindowSpec {
-                window_name: None,
-                partition_by: keys.iter().map(|(k, _)| k.clone()).collect(),
-                order_by: order,
-                window_frame: None,
-            })),
-            within_group: vec![],
-        }),
+        expr: super::pgudf::window_call(
+            "row_number",
+            keys.iter().map(|(k, _)| k.clone()).collect(),
+            order,
+        ),
         alias: Ident::new(ROW),
     });
     select.selection = kept.into_iter().reduce(|a, b| A::BinaryOp {

@@ -459,8 +459,7 @@ fn ranked_ties(
     q: &datafusion::sql::sqlparser::ast::Query,
 ) -> Option<datafusion::sql::sqlparser::ast::Query> {
     use datafusion::sql::sqlparser::ast::{
-        Expr as A, Function, FunctionArgumentList, FunctionArguments, Ident, ObjectName,
-        ObjectNamePart, OrderByKind, SelectItem, SetExpr, Value, WindowSpec, WindowType,
+        Expr as A, Ident, OrderByKind, SelectItem, SetExpr, Value,
     };
     let fetch = q.fetch.as_ref()?;
     let quantity = fetch
@@ -512,25 +511,7 @@ fn ranked_ties(
         window_keys.push(k);
     }
     let rank_name = Ident::new("__skipper_ties");
-    let rank = A::Function(Function {
-        name: ObjectName(vec![ObjectNamePart::Identifier(Ident::new("rank"))]),
-        uses_odbc_syntax: false,
-        parameters: FunctionArguments::None,
-        args: FunctionArguments::List(FunctionArgumentList {
-            duplicate_treatment: None,
-            args: vec![],
-            clauses: vec![],
-        }),
-        filter: None,
-        null_treatment: None,
-        over: Some(WindowType::WindowSpec(WindowSpec {
-            window_name: None,
-            partition_by: vec![],
-            order_by: window_keys,
-            window_frame: None,
-        })),
-        within_group: vec![],
-    });
+    let rank = super::pgudf::window_call("rank", vec![], window_keys);
     let mut inner = select.as_ref().clone();
     inner.projection.push(SelectItem::ExprWithAlias {
         expr: rank,

@@ -79,6 +79,26 @@ pub(super) fn each_expr(
     let _ = statement.visit(&mut V(f));
 }
 
+/// `name() OVER (PARTITION BY … ORDER BY …)`: a window function with no arguments (`rank`,
+/// `row_number`) for statement rewrites.
+pub(super) fn window_call(
+    name: &str,
+    partition_by: Vec<AstExpr>,
+    order_by: Vec<datafusion::sql::sqlparser::ast::OrderByExpr>,
+) -> AstExpr {
+    use datafusion::sql::sqlparser::ast::{WindowSpec, WindowType};
+    let mut call = call(name, vec![]);
+    if let AstExpr::Function(f) = &mut call {
+        f.over = Some(WindowType::WindowSpec(WindowSpec {
+            window_name: None,
+            partition_by,
+            order_by,
+            window_frame: None,
+        }));
+    }
+    call
+}
+
 /// The positional arguments of a plain call `name(a, b, …)`; `None` for anything else.
 pub(super) fn call_args(f: &Function) -> Option<Vec<&AstExpr>> {
     match &f.args {
