@@ -42,6 +42,9 @@ const MIN_SIG_DIGITS: i32 = 16;
 /// The fewest decimal places a planned quotient column has (see the module docs).
 const MIN_PLANNED_SCALE: i8 = 20;
 pub(super) const MAX_PRECISION: u8 = 38;
+/// A Decimal256's precision: the type of a quotient or average with an operand too wide for a
+/// Decimal128 to hold with 20 places.
+pub(super) const WIDE_PRECISION: u8 = 76;
 
 /// The scale a numeric quotient (or average) column is planned with.
 pub(super) fn quotient_scale(s1: i8, s2: i8) -> i8 {
@@ -115,7 +118,8 @@ impl FunctionRewrite for NumericDivision {
         let (Ok(l), Ok(r)) = (left.get_type(schema), right.get_type(schema)) else {
             return Ok(Transformed::no(expr));
         };
-        let numeric = |t: &DataType| matches!(t, DataType::Decimal128(_, _));
+        let numeric =
+            |t: &DataType| matches!(t, DataType::Decimal128(_, _) | DataType::Decimal256(_, _));
         let integer = |t: &DataType| integer_digits(t).is_some();
         if !((numeric(&l) && (numeric(&r) || integer(&r))) || (integer(&l) && numeric(&r))) {
             return Ok(Transformed::no(expr));
@@ -319,7 +323,7 @@ impl NumericDiv {
 
 fn decimal_scale(t: &DataType) -> DfResult<i8> {
     match t {
-        DataType::Decimal128(_, s) => Ok(*s),
+        DataType::Decimal128(_, s) | DataType::Decimal256(_, s) => Ok(*s),
         DataType::Null => Ok(0),
         t if integer_digits(t).is_some() => Ok(0),
         t => Err(DataFusionError::Plan(format!(
@@ -344,7 +348,7 @@ impl ScalarUDFImpl for NumericDiv {
         arg_types
             .iter()
             .map(|t| match t {
-                DataType::Decimal128(_, _) => Ok(t.clone()),
+                DataType::Decimal128(_, _) | DataType::Decimal256(_, _) => Ok(t.clone()),
                 DataType::Null => Ok(DataType::Decimal128(1, 0)),
                 t => match integer_digits(t) {
                     Some(p) => Ok(DataType::Decimal128(p, 0)),
@@ -361,38 +365,75 @@ impl ScalarUDFImpl for NumericDiv {
                 "numeric_div takes two arguments".into(),
             ));
         };
-        Ok(quotient_type(decimal_scale(a)?, decimal_scale(b)?))
+        let (s1, s2) = (decimal_scale(a)?, decimal_scale(b)?);
+        if is_wide(a) || is_wide(b) {
+            return Ok(DataType::Decimal256(WIDE_PRECISION, quotient_scale(s1, s2)));
+        }
+        Ok(quotient_type(s1, s2))
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
         let (all_scalar, _) = super::pgudf::shape(&args);
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let (a, b) = (
-            arrays[0].as_primitive::<Decimal128Type>(),
-            arrays[1].as_primitive::<Decimal128Type>(),
-        );
-        let (s1, s2) = (a.scale(), b.scale());
+        let wide = is_wide(arrays[0].data_type()) || is_wide(arrays[1].data_type());
+        let (a, s1) = wide_values(&arrays[0])?;
+        let (b, s2) = wide_values(&arrays[1])?;
         let out = quotient_scale(s1, s2);
-        let mut built = Decimal128Builder::with_capacity(a.len());
-        for i in 0..a.len() {
-            if a.is_null(i) || b.is_null(i) {
-                built.append_null();
-            } else {
-                built.append_value(pg_div(
-                    i256::from_i128(a.value(i)),
-                    s1,
-                    i256::from_i128(b.value(i)),
-                    s2,
-                    out,
-                )?);
+        let precision = if wide { WIDE_PRECISION } else { MAX_PRECISION };
+        let quotients = a
+            .iter()
+            .zip(b.iter())
+            .map(|(a, b)| match (a, b) {
+                (Some(a), Some(b)) => pg_div_within(a, s1, b, s2, out, precision).map(Some),
+                _ => Ok(None),
+            })
+            .collect::<DfResult<Vec<Option<i256>>>>()?;
+        let result: ArrayRef = if wide {
+            Arc::new(
+                quotients
+                    .into_iter()
+                    .collect::<datafusion::arrow::array::Decimal256Array>()
+                    .with_precision_and_scale(WIDE_PRECISION, out)?,
+            )
+        } else {
+            let mut built = Decimal128Builder::with_capacity(quotients.len());
+            for q in quotients {
+                built.append_option(q.map(|q| q.as_i128()));
             }
-        }
-        let result: ArrayRef = Arc::new(
-            built
-                .finish()
-                .with_precision_and_scale(MAX_PRECISION, out)?,
-        );
+            Arc::new(
+                built
+                    .finish()
+                    .with_precision_and_scale(MAX_PRECISION, out)?,
+            )
+        };
         super::pgudf::finish(result, all_scalar)
     }
+}
+
+fn is_wide(t: &DataType) -> bool {
+    matches!(t, DataType::Decimal256(_, _))
+}
+
+/// A decimal column's values as 256-bit integers, with its scale.
+fn wide_values(array: &ArrayRef) -> DfResult<(datafusion::arrow::array::Decimal256Array, i8)> {
+    Ok(match array.data_type() {
+        DataType::Decimal128(_, s) => (
+            array
+                .as_primitive::<Decimal128Type>()
+                .unary(i256::from_i128),
+            *s,
+        ),
+        DataType::Decimal256(_, s) => (
+            array
+                .as_primitive::<datafusion::arrow::datatypes::Decimal256Type>()
+                .clone(),
+            *s,
+        ),
+        t => {
+            return Err(DataFusionError::Internal(format!(
+                "numeric_div of a {t} column"
+            )));
+        }
+    })
 }
 
 pub(super) fn pow10(e: u32) -> Option<i256> {
@@ -591,22 +632,36 @@ fn div_round(n: i256, d: i256) -> i256 {
     }
 }
 
-fn out_of_range(out: i8) -> DataFusionError {
+fn out_of_range(out: i8, precision: u8) -> DataFusionError {
     DataFusionError::Execution(format!(
-        "numeric quotient out of range for a decimal of {MAX_PRECISION} digits with {out} \
+        "numeric quotient out of range for a decimal of {precision} digits with {out} \
          places (more than {} integer digits) (hint: cast an operand, or avg's argument, to \
          double precision for an approximate result)",
-        MAX_PRECISION as i32 - out as i32
+        precision as i32 - out as i32
     ))
 }
 
-/// `a·10^-s1 / b·10^-s2` as Postgres computes it, as an integer scaled by `10^out`.
+/// `a·10^-s1 / b·10^-s2` as Postgres computes it, as an integer scaled by `10^out` that fits a
+/// Decimal128.
+#[cfg(test)]
 pub(crate) fn pg_div(a: i256, s1: i8, b: i256, s2: i8, out: i8) -> DfResult<i128> {
+    pg_div_within(a, s1, b, s2, out, MAX_PRECISION).map(|q| q.as_i128())
+}
+
+/// [`pg_div`] for a decimal of `precision` digits (up to 76, a Decimal256).
+pub(crate) fn pg_div_within(
+    a: i256,
+    s1: i8,
+    b: i256,
+    s2: i8,
+    out: i8,
+    precision: u8,
+) -> DfResult<i256> {
     if b == i256::ZERO {
         return Err(DataFusionError::Execution("division by zero".into()));
     }
     if a == i256::ZERO {
-        return Ok(0);
+        return Ok(i256::ZERO);
     }
     // select_div_scale: the quotient's estimated weight, then 16 significant digits.
     let (w1, f1) = weight_and_first_digit(a.wrapping_abs(), s1);
@@ -622,7 +677,7 @@ pub(crate) fn pg_div(a: i256, s1: i8, b: i256, s2: i8, out: i8) -> DfResult<i128
     let q = if e >= 0 {
         match pow10(e as u32).and_then(|p| a.checked_mul(p)) {
             Some(n) => div_round(n, b),
-            None => long_div_round(a, b, e as u32).ok_or_else(|| out_of_range(out))?,
+            None => long_div_round(a, b, e as u32).ok_or_else(|| out_of_range(out, precision))?,
         }
     } else {
         match pow10((-e) as u32).and_then(|p| b.checked_mul(p)) {
@@ -633,12 +688,12 @@ pub(crate) fn pg_div(a: i256, s1: i8, b: i256, s2: i8, out: i8) -> DfResult<i128
     };
     let scaled = pow10((out as i32 - r) as u32)
         .and_then(|p| q.checked_mul(p))
-        .ok_or_else(|| out_of_range(out))?;
-    let limit = pow10(MAX_PRECISION as u32).expect("10^38 fits");
+        .ok_or_else(|| out_of_range(out, precision))?;
+    let limit = pow10(precision as u32).expect("10^76 fits in 256 bits");
     if scaled.wrapping_abs() >= limit {
-        return Err(out_of_range(out));
+        return Err(out_of_range(out, precision));
     }
-    Ok(scaled.as_i128())
+    Ok(scaled)
 }
 
 /// `round(a · 10^e / b)` one decimal digit at a time, for when `a · 10^e` overflows; `None` when

@@ -16,17 +16,20 @@
 //!   can overflow (an error past 38 digits rather than a wrap);
 //! - `avg` of an integer or a numeric is the quotient of that exact sum by the count, with
 //!   Postgres's scale ([`super::pgnumeric::pg_div`]), typed as
-//!   [`super::pgnumeric::quotient_type`];
+//!   [`super::pgnumeric::quotient_type`], or a Decimal256 when the input has more than 18 integer
+//!   digits (bigint, numeric(38,0)), so averages up to bigint's range keep their 20 places;
 //! - `avg` of intervals is Postgres's ([`super::pgintervals::interval_average`]).
 //!
 //! Floats, durations and numeric sums are DataFusion's own. Both functions keep their names, so
 //! a federated fragment unparses to a plain `sum(x)` or `avg(x)` that Postgres computes itself,
 //! returning the very types planned here.
 
-use super::pgnumeric::{MAX_PRECISION, pg_div, pow10, quotient_scale, quotient_type};
+use super::pgnumeric::{
+    MAX_PRECISION, WIDE_PRECISION, pg_div_within, pow10, quotient_scale, quotient_type,
+};
 use datafusion::arrow::array::{
-    Array, ArrayRef, ArrowPrimitiveType, AsArray, Decimal128Array, Decimal128Builder, Int64Builder,
-    ListArray, PrimitiveArray,
+    Array, ArrayRef, ArrowPrimitiveType, AsArray, Decimal128Array, Decimal128Builder,
+    Decimal256Builder, Int64Builder, ListArray, PrimitiveArray,
 };
 use datafusion::arrow::datatypes::{
     DataType, Decimal128Type, Field, FieldRef, Int8Type, Int16Type, Int32Type, Int64Type,
@@ -153,8 +156,12 @@ enum Finish {
     Bigint,
     /// `sum` of bigint: numeric with no places.
     Numeric,
-    /// `avg` of an integer (scale 0) or of a numeric with this scale.
+    /// `avg` of an integer (scale 0) or of a numeric with this scale, whose average fits a
+    /// Decimal128 at Postgres's places (at most 18 integer digits).
     Avg(i8),
+    /// `avg` of a bigint, or of a numeric with more than 18 integer digits: a Decimal256, so an
+    /// average of nanosecond epochs (~1.7·10¹⁸) or of other sums still has its 20 places.
+    WideAvg(i8),
 }
 
 impl Finish {
@@ -164,7 +171,13 @@ impl Finish {
         match (kind, t) {
             (Kind::Sum, Int8 | Int16 | Int32 | UInt8 | UInt16 | UInt32) => Some(Finish::Bigint),
             (Kind::Sum, Int64 | UInt64) => Some(Finish::Numeric),
+            (Kind::Avg, Int64 | UInt64) => Some(Finish::WideAvg(0)),
             (Kind::Avg, t) if t.is_integer() => Some(Finish::Avg(0)),
+            (Kind::Avg, Decimal128(p, s))
+                if *p as i32 - *s as i32 + quotient_scale(*s, 0) as i32 > MAX_PRECISION as i32 =>
+            {
+                Some(Finish::WideAvg(*s))
+            }
             (Kind::Avg, Decimal128(_, s)) => Some(Finish::Avg(*s)),
             _ => None,
         }
@@ -173,7 +186,7 @@ impl Finish {
     /// The scale of the accumulated sum.
     fn scale(self) -> i8 {
         match self {
-            Finish::Avg(s) => s,
+            Finish::Avg(s) | Finish::WideAvg(s) => s,
             Finish::Bigint | Finish::Numeric => 0,
         }
     }
@@ -183,43 +196,52 @@ impl Finish {
             Finish::Bigint => DataType::Int64,
             Finish::Numeric => DataType::Decimal128(MAX_PRECISION, 0),
             Finish::Avg(s) => quotient_type(s, 0),
+            Finish::WideAvg(s) => DataType::Decimal256(WIDE_PRECISION, quotient_scale(s, 0)),
         }
     }
 
     /// The finished value of `sum` over `count` values (`None` when there were none).
-    fn value(self, sum: i256, count: u64) -> DfResult<Option<i128>> {
+    fn value(self, sum: i256, count: u64) -> DfResult<Option<i256>> {
         if count == 0 {
             return Ok(None);
         }
         let limit = pow10(MAX_PRECISION as u32).expect("10^38 fits");
         match self {
             Finish::Bigint => match sum.to_i128().filter(|v| i64::try_from(*v).is_ok()) {
-                Some(v) => Ok(Some(v)),
+                Some(_) => Ok(Some(sum)),
                 None => Err(DataFusionError::Execution(
                     "bigint out of range in sum (hint: sum a bigint or numeric cast of the \
                      column, e.g. sum(x::bigint))"
                         .into(),
                 )),
             },
-            Finish::Numeric if sum.wrapping_abs() < limit => Ok(Some(sum.as_i128())),
+            Finish::Numeric if sum.wrapping_abs() < limit => Ok(Some(sum)),
             Finish::Numeric => Err(sum_overflow()),
-            Finish::Avg(s) => {
-                pg_div(sum, s, i256::from_i128(count as i128), 0, self.out_scale()).map(Some)
+            Finish::Avg(s) | Finish::WideAvg(s) => {
+                let precision = match self {
+                    Finish::WideAvg(_) => WIDE_PRECISION,
+                    _ => MAX_PRECISION,
+                };
+                let count = i256::from_i128(count as i128);
+                pg_div_within(sum, s, count, 0, self.out_scale(), precision).map(Some)
             }
         }
     }
 
     fn out_scale(self) -> i8 {
         match self {
-            Finish::Avg(s) => quotient_scale(s, 0),
+            Finish::Avg(s) | Finish::WideAvg(s) => quotient_scale(s, 0),
             Finish::Bigint | Finish::Numeric => 0,
         }
     }
 
-    fn scalar(self, value: Option<i128>) -> ScalarValue {
+    fn scalar(self, value: Option<i256>) -> ScalarValue {
         match self {
-            Finish::Bigint => ScalarValue::Int64(value.map(|v| v as i64)),
-            _ => ScalarValue::Decimal128(value, MAX_PRECISION, self.out_scale()),
+            Finish::Bigint => ScalarValue::Int64(value.map(|v| v.as_i128() as i64)),
+            Finish::WideAvg(_) => ScalarValue::Decimal256(value, WIDE_PRECISION, self.out_scale()),
+            _ => {
+                ScalarValue::Decimal128(value.map(|v| v.as_i128()), MAX_PRECISION, self.out_scale())
+            }
         }
     }
 
@@ -227,13 +249,28 @@ impl Finish {
         if self == Finish::Bigint {
             let mut built = Int64Builder::with_capacity(counts.len());
             for (sum, count) in sums.into_iter().zip(counts) {
-                built.append_option(self.value(i256::from_i128(sum), count)?.map(|v| v as i64));
+                let v = self.value(i256::from_i128(sum), count)?;
+                built.append_option(v.map(|v| v.as_i128() as i64));
             }
             return Ok(Arc::new(built.finish()));
         }
+        if let Finish::WideAvg(_) = self {
+            let mut built = Decimal256Builder::with_capacity(counts.len());
+            for (sum, count) in sums.into_iter().zip(counts) {
+                built.append_option(self.value(i256::from_i128(sum), count)?);
+            }
+            return Ok(Arc::new(
+                built
+                    .finish()
+                    .with_precision_and_scale(WIDE_PRECISION, self.out_scale())?,
+            ));
+        }
         let mut built = Decimal128Builder::with_capacity(counts.len());
         for (sum, count) in sums.into_iter().zip(counts) {
-            built.append_option(self.value(i256::from_i128(sum), count)?);
+            built.append_option(
+                self.value(i256::from_i128(sum), count)?
+                    .map(|v| v.as_i128()),
+            );
         }
         Ok(Arc::new(built.finish().with_precision_and_scale(
             MAX_PRECISION,
@@ -754,10 +791,7 @@ mod tests {
             Some(Finish::Avg(0))
         );
         let big = i256::from_i128(i64::MAX as i128 + 1);
-        assert_eq!(
-            Finish::Numeric.value(big, 2).unwrap(),
-            Some(i64::MAX as i128 + 1)
-        );
+        assert_eq!(Finish::Numeric.value(big, 2).unwrap(), Some(big));
         assert!(Finish::Bigint.value(big, 2).is_err());
         assert_eq!(Finish::Bigint.value(i256::ZERO, 0).unwrap(), None);
         // avg of 1 and 2 = 1.5, at the planned 20 places
@@ -765,8 +799,35 @@ mod tests {
             .value(i256::from_i128(3), 2)
             .unwrap()
             .unwrap();
-        assert_eq!(avg, 15 * 10i128.pow(19));
+        assert_eq!(avg, i256::from_i128(15 * 10i128.pow(19)));
         let limit = pow10(38).unwrap();
         assert!(Finish::Numeric.value(limit, 1).is_err());
+    }
+
+    #[test]
+    fn averages_too_wide_for_decimal128_are_decimal256() {
+        use DataType::*;
+        assert_eq!(Finish::of(Kind::Avg, &Int64), Some(Finish::WideAvg(0)));
+        assert_eq!(Finish::of(Kind::Avg, &Int32), Some(Finish::Avg(0)));
+        // numeric(12,2): 10 integer digits and 20 places fit; numeric(38,0) does not.
+        assert_eq!(
+            Finish::of(Kind::Avg, &Decimal128(12, 2)),
+            Some(Finish::Avg(2))
+        );
+        assert_eq!(
+            Finish::of(Kind::Avg, &Decimal128(38, 0)),
+            Some(Finish::WideAvg(0))
+        );
+        assert_eq!(Finish::WideAvg(0).data_type(), Decimal256(76, 20));
+        // avg(bigint) of i64::MAX and i64::MAX - 1 is 9223372036854775806.5, which Postgres
+        // rounds to 16 significant digits, so no places: 9223372036854775807, then padded.
+        let sum = i256::from_i128(2 * i64::MAX as i128 - 1);
+        let avg = Finish::WideAvg(0).value(sum, 2).unwrap().unwrap();
+        let expected = i256::from_i128(i64::MAX as i128) * pow10(20).unwrap();
+        assert_eq!(avg, expected);
+        let ScalarValue::Decimal256(Some(v), 76, 20) = Finish::WideAvg(0).scalar(Some(avg)) else {
+            panic!("a wide average is a Decimal256(76, 20)");
+        };
+        assert_eq!(v, expected);
     }
 }

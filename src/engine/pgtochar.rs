@@ -310,11 +310,21 @@ impl ScalarUDFImpl for ToChar {
         // through their shortest decimal text.
         let scale: u32 = match numbers.data_type() {
             DataType::Decimal128(_, s) => (*s).max(0) as u32,
+            // A wide numeric (an average of bigints): 18 places leave bigint's 20 digits.
+            DataType::Decimal256(_, s) => (*s).clamp(0, 18) as u32,
             t if t.is_integer() => 0,
             _ => 15,
         };
         let exact = match numbers.data_type() {
             DataType::Decimal128(_, _) => Arc::clone(&numbers),
+            DataType::Decimal256(_, _) => datafusion::arrow::compute::cast_with_options(
+                &numbers,
+                &DataType::Decimal128(38, scale as i8),
+                &datafusion::arrow::compute::CastOptions {
+                    safe: false,
+                    ..Default::default()
+                },
+            )?,
             t if t.is_integer() => {
                 datafusion::arrow::compute::cast(&numbers, &DataType::Decimal128(38, 0))?
             }
