@@ -558,23 +558,30 @@ impl datafusion::logical_expr::planner::ExprPlanner for IntervalArithmetic {
     }
 }
 
-/// `avg(interval)`: the field-wise sum and the count, finished by [`interval_average`];
-/// retractable for sliding window frames.
+/// `avg(interval)`: the field-wise sum and the count, finished by [`interval_average`]; or, for
+/// timestamp differences (durations), their `sum` and `avg` as Postgres's intervals. Retractable
+/// for sliding window frames.
 #[derive(Debug, Default)]
 pub(crate) struct IntervalAvg {
     months: i64,
     days: i64,
     nanos: i128,
     count: u64,
+    /// `sum` rather than `avg`: the fields' sums, undivided.
+    sum: bool,
 }
 
 impl IntervalAvg {
-    fn add(&mut self, values: &ArrayRef, sign: i64) {
-        for v in values
-            .as_primitive::<IntervalMonthDayNanoType>()
-            .iter()
-            .flatten()
-        {
+    /// Postgres's `sum` of intervals (`interval_pl` field by field), or its `avg`.
+    pub(crate) fn new(sum: bool) -> Self {
+        IntervalAvg {
+            sum,
+            ..Default::default()
+        }
+    }
+
+    fn add(&mut self, values: &ArrayRef, sign: i64) -> DfResult<()> {
+        let mut add = |v: IntervalMonthDayNano| {
             self.months += sign * v.months as i64;
             self.days += sign * v.days as i64;
             self.nanos += sign as i128 * v.nanoseconds as i128;
@@ -583,18 +590,50 @@ impl IntervalAvg {
             } else {
                 self.count -= 1;
             }
+        };
+        if let DataType::Duration(unit) = values.data_type() {
+            // A difference of timestamps: Postgres's `timestamp_mi` makes it an interval of
+            // days and a time under a day (justify_hours), which `sum`/`avg` then add field by
+            // field, so an average can keep more than 24 hours in its time.
+            let per = duration_nanos(*unit);
+            let durations = datafusion::arrow::compute::cast(values, &DataType::Int64)?;
+            for d in durations.as_primitive::<Int64Type>().iter().flatten() {
+                let nanos = d.checked_mul(per).ok_or_else(out_of_range)?;
+                add(justify(
+                    Justify::Hours,
+                    IntervalMonthDayNano::new(0, 0, nanos),
+                ));
+            }
+            return Ok(());
         }
+        for v in values
+            .as_primitive::<IntervalMonthDayNanoType>()
+            .iter()
+            .flatten()
+        {
+            add(v);
+        }
+        Ok(())
+    }
+}
+
+/// Nanoseconds in one unit of a duration.
+fn duration_nanos(unit: datafusion::arrow::datatypes::TimeUnit) -> i64 {
+    use datafusion::arrow::datatypes::TimeUnit::*;
+    match unit {
+        Second => 1_000_000_000,
+        Millisecond => 1_000_000,
+        Microsecond => 1_000,
+        Nanosecond => 1,
     }
 }
 
 impl Accumulator for IntervalAvg {
     fn update_batch(&mut self, values: &[ArrayRef]) -> DfResult<()> {
-        self.add(&values[0], 1);
-        Ok(())
+        self.add(&values[0], 1)
     }
     fn retract_batch(&mut self, values: &[ArrayRef]) -> DfResult<()> {
-        self.add(&values[0], -1);
-        Ok(())
+        self.add(&values[0], -1)
     }
     fn supports_retract_batch(&self) -> bool {
         true
@@ -627,6 +666,19 @@ impl Accumulator for IntervalAvg {
     fn evaluate(&mut self) -> DfResult<ScalarValue> {
         if self.count == 0 {
             return Ok(ScalarValue::IntervalMonthDayNano(None));
+        }
+        if self.sum {
+            let fields = (
+                i32::try_from(self.months),
+                i32::try_from(self.days),
+                i64::try_from(self.nanos),
+            );
+            let (Ok(months), Ok(days), Ok(nanos)) = fields else {
+                return Err(out_of_range());
+            };
+            return Ok(ScalarValue::IntervalMonthDayNano(Some(
+                IntervalMonthDayNano::new(months, days, nanos),
+            )));
         }
         Ok(ScalarValue::IntervalMonthDayNano(Some(interval_average(
             self.months,

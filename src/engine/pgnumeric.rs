@@ -69,6 +69,8 @@ pub(super) fn register(state: &mut datafusion::execution::session_state::Session
                 signature: Signature::any(1, Volatility::Immutable),
             })))
         })
+        .and_then(|_| state.register_function_rewrite(Arc::new(ExactLiterals)))
+        .and_then(|_| state.register_function_rewrite(Arc::new(RoundPlaces)))
         .and_then(|_| state.register_function_rewrite(Arc::new(NumericDivision)))
         .and_then(|_| state.register_function_rewrite(Arc::new(RealWidening)))
         .and_then(|_| state.register_function_rewrite(Arc::new(FloatResolution)));
@@ -244,6 +246,112 @@ impl FunctionRewrite for FloatResolution {
             }
             other => Ok(Transformed::no(other)),
         }
+    }
+}
+
+/// Exact literals as arrow's casts read them right:
+/// - `1e9` parses as a Decimal128 of precision 1 and scale -9, which arrow casts to a double as
+///   `1 / 10^-9 = 999999999.9999999`, so `latency_ms / 1e9` was off in its last digit (and
+///   printed so). Such a literal becomes its integer value at scale 0, as Postgres types it;
+/// - `12345678.123456789::float8`: arrow converts the scaled integer to a double before dividing
+///   by the power of ten, rounding twice (12345678.123456787; Postgres 12345678.12345679). An
+///   explicit cast of an exact literal to a float is the double nearest its decimal text.
+#[derive(Debug)]
+struct ExactLiterals;
+
+impl FunctionRewrite for ExactLiterals {
+    fn name(&self) -> &str {
+        "skipper_exact_literals"
+    }
+
+    fn rewrite(
+        &self,
+        expr: Expr,
+        _schema: &DFSchema,
+        _config: &ConfigOptions,
+    ) -> DfResult<Transformed<Expr>> {
+        use datafusion::common::ScalarValue;
+        match &expr {
+            Expr::Literal(ScalarValue::Decimal128(Some(v), p, s), meta) if *s < 0 => {
+                let widened = pow10((-*s) as u32)
+                    .and_then(|m| i256::from_i128(*v).checked_mul(m))
+                    .and_then(|w| w.to_i128());
+                let precision = *p as i32 - *s as i32;
+                match widened {
+                    Some(w) if precision <= MAX_PRECISION as i32 => {
+                        Ok(Transformed::yes(Expr::Literal(
+                            ScalarValue::Decimal128(Some(w), precision as u8, 0),
+                            meta.clone(),
+                        )))
+                    }
+                    _ => Ok(Transformed::no(expr)),
+                }
+            }
+            Expr::Cast(datafusion::logical_expr::Cast { expr: inner, field })
+                if matches!(field.data_type(), DataType::Float64 | DataType::Float32) =>
+            {
+                let data_type = field.data_type();
+                let Expr::Literal(ScalarValue::Decimal128(Some(v), p, s), _) = inner.as_ref()
+                else {
+                    return Ok(Transformed::no(expr));
+                };
+                let text =
+                    <Decimal128Type as datafusion::arrow::datatypes::DecimalType>::format_decimal(
+                        *v, *p, *s,
+                    );
+                let Ok(x) = text.parse::<f64>() else {
+                    return Ok(Transformed::no(expr));
+                };
+                let value = if *data_type == DataType::Float32 {
+                    ScalarValue::Float32(Some(text.parse::<f32>().unwrap_or(x as f32)))
+                } else {
+                    ScalarValue::Float64(Some(x))
+                };
+                Ok(Transformed::yes(Expr::Literal(value, None)))
+            }
+            _ => Ok(Transformed::no(expr)),
+        }
+    }
+}
+
+/// `round(x, n)` with a literal `n` is typed with `n` places (`round(price, 1)` is
+/// numeric(p, 1)), which DataFusion decides from the literal, but only when it sees one: type
+/// coercion wraps an integer literal in a cast to `int`, so a query pushed down whole (whose
+/// schema is planned before the cast is folded) kept the input's scale, and
+/// `round(x::numeric, 2)` printed `81.6400000000` where Postgres prints `81.64`. The literal is
+/// made an `int` here, before coercion, so no cast hides it.
+#[derive(Debug)]
+struct RoundPlaces;
+
+impl FunctionRewrite for RoundPlaces {
+    fn name(&self) -> &str {
+        "skipper_round_places"
+    }
+
+    fn rewrite(
+        &self,
+        expr: Expr,
+        _schema: &DFSchema,
+        _config: &ConfigOptions,
+    ) -> DfResult<Transformed<Expr>> {
+        use datafusion::common::ScalarValue;
+        let Expr::ScalarFunction(ScalarFunction { func, args }) = &expr else {
+            return Ok(Transformed::no(expr));
+        };
+        let places = match args.as_slice() {
+            [_, Expr::Literal(ScalarValue::Int64(Some(n)), _)] => i32::try_from(*n).ok(),
+            _ => None,
+        };
+        let Some(places) = places.filter(|_| func.name() == "round") else {
+            return Ok(Transformed::no(expr));
+        };
+        let Expr::ScalarFunction(ScalarFunction { func, mut args }) = expr else {
+            unreachable!("matched above")
+        };
+        args[1] = Expr::Literal(ScalarValue::Int32(Some(places)), None);
+        Ok(Transformed::yes(Expr::ScalarFunction(
+            ScalarFunction::new_udf(func, args),
+        )))
     }
 }
 
@@ -795,6 +903,41 @@ pub(super) fn postgres_numeric(statement: &mut datafusion::sql::sqlparser::ast::
     });
 }
 
+/// A float as Postgres makes it a numeric (`float8_numeric`: its text with `digits` significant
+/// digits, so `(1/3::float8)::numeric` is `0.333333333333333` and `1e20/3` is
+/// `33333333333333300000`), then at `scale` places, rounded half away from zero.
+fn float_numeric(v: f64, digits: usize, scale: i8) -> DfResult<i128> {
+    if !v.is_finite() {
+        return Err(DataFusionError::Execution(format!(
+            "cannot convert {v} to numeric"
+        )));
+    }
+    // `d.ddd…e±x`: exactly `digits` significant digits, rounded as C's `%.*g` rounds.
+    let text = format!("{v:.*e}", digits - 1);
+    let (mantissa, exponent) = text.split_once('e').expect("exponent form");
+    let exponent: i32 = exponent.parse().expect("an integer exponent");
+    let m: i128 = mantissa.replace('.', "").parse().expect("digits");
+    // v = m · 10^(exponent - digits + 1); scaled by 10^scale.
+    let shift = exponent - (digits as i32 - 1) + scale as i32;
+    let overflow = || DataFusionError::Execution("numeric field overflow".into());
+    let scaled = if shift >= 0 {
+        pow10(shift as u32)
+            .and_then(|p| i256::from_i128(m).checked_mul(p))
+            .ok_or_else(overflow)?
+    } else if -shift > 40 {
+        i256::ZERO
+    } else {
+        div_round(
+            i256::from_i128(m),
+            pow10((-shift) as u32).expect("10^40 fits"),
+        )
+    };
+    if scaled.wrapping_abs() >= pow10(MAX_PRECISION as u32).expect("10^38 fits") {
+        return Err(overflow());
+    }
+    Ok(scaled.as_i128())
+}
+
 /// `skipper_numeric(x)`: see [`numeric_casts`].
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct NumericCast {
@@ -817,6 +960,31 @@ impl ScalarUDFImpl for NumericCast {
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
         let to = args.return_field.data_type();
+        if let (DataType::Float64 | DataType::Float32, DataType::Decimal128(_, scale)) =
+            (args.args[0].data_type(), to)
+        {
+            let (all_scalar, rows) = super::pgudf::shape(&args);
+            let floats = datafusion::arrow::compute::cast(
+                &args.args[0].to_array(rows)?,
+                &DataType::Float64,
+            )?;
+            // float4 keeps 6 significant digits, float8 15 (FLT_DIG, DBL_DIG).
+            let digits = if args.args[0].data_type() == DataType::Float32 {
+                6
+            } else {
+                15
+            };
+            let mut built = Decimal128Builder::with_capacity(rows);
+            for v in floats.as_primitive::<datafusion::arrow::datatypes::Float64Type>() {
+                built.append_option(v.map(|v| float_numeric(v, digits, *scale)).transpose()?);
+            }
+            let result: ArrayRef = Arc::new(
+                built
+                    .finish()
+                    .with_precision_and_scale(MAX_PRECISION, *scale)?,
+            );
+            return super::pgudf::finish(result, all_scalar);
+        }
         let options = datafusion::arrow::compute::CastOptions {
             safe: false,
             ..Default::default()
@@ -860,6 +1028,83 @@ mod tests {
     // Expected values are Postgres 15's output for `SELECT a::numeric / b::numeric`, padded with
     // zeros to the planned 20 places; the two quotients below 10^-4, where Postgres prints 24
     // places (0.000033333333333333333333, 0.000001666666666666666667), rounded to 20.
+    /// A session with this module's rewrites, and the analyzed schema and answer of `sql`.
+    fn analyzed(sql: &str) -> (datafusion::common::DFSchemaRef, String) {
+        // Skipper reads number literals as exact decimals, as Postgres does.
+        let config = datafusion::prelude::SessionConfig::new()
+            .set_bool("datafusion.sql_parser.parse_float_as_decimal", true);
+        let mut state = datafusion::execution::session_state::SessionStateBuilder::new()
+            .with_default_features()
+            .with_config(config)
+            .build();
+        register(&mut state);
+        let ctx = datafusion::prelude::SessionContext::new_with_state(state);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let plan = ctx.state().create_logical_plan(sql).await.unwrap();
+            let analyzed = ctx
+                .state()
+                .analyzer()
+                .execute_and_check(plan, ctx.state().config_options(), |_, _| {})
+                .unwrap();
+            let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+            let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+                .unwrap()
+                .to_string();
+            (Arc::clone(analyzed.schema()), text)
+        })
+    }
+
+    // Postgres 15: 1000000000 | 12345678.12345679 | 2000000000
+    #[test]
+    fn exponent_and_long_literals_are_exact() {
+        let (schema, got) = analyzed(
+            "SELECT 1e9::double AS a, 12345678.123456789::double AS b, 2 * 1e9 AS c, \
+             CAST(1 AS double) / 1e3 AS d",
+        );
+        assert!(
+            got.contains("| 1000000000.0 | 12345678.12345679 | 2000000000 | 0.001 |"),
+            "{got}"
+        );
+        assert!(
+            matches!(schema.field(2).data_type(), DataType::Decimal128(_, 0)),
+            "{schema}"
+        );
+    }
+
+    // The places of round(x, n) are planned from the literal before any optimization, as a
+    // query pushed down whole takes its schema from there.
+    #[test]
+    fn round_places_are_planned_from_the_literal() {
+        let (schema, got) = analyzed("SELECT round(13.456::numeric(10,3), 1) AS r");
+        assert_eq!(schema.field(0).data_type(), &DataType::Decimal128(10, 1));
+        assert!(got.contains("| 13.5 |"), "{got}");
+    }
+
+    // Expected values are Postgres 15's `x::numeric` for the same doubles, at 10 places.
+    #[test]
+    fn floats_become_numerics_with_postgres_digits() {
+        let at10 = |v: f64| float_numeric(v, 15, 10).unwrap();
+        // 0.333333333333333
+        assert_eq!(at10(1.0 / 3.0), 3_333_333_333);
+        // 33333333333333300000
+        assert_eq!(at10(1e20 / 3.0), 333_333_333_333_333 * 10i128.pow(15));
+        // 0.3 (0.1 + 0.2 is 0.30000000000000004)
+        assert_eq!(at10(0.1 + 0.2), 3_000_000_000);
+        // -1234567.12345679
+        assert_eq!(at10(-1234567.1234567891), -12_345_671_234_567_900);
+        // float4 keeps 6 digits: 0.1f32 is 0.1
+        assert_eq!(
+            float_numeric(f64::from(0.1f32), 6, 10).unwrap(),
+            1_000_000_000
+        );
+        assert_eq!(at10(0.0), 0);
+        assert!(float_numeric(f64::INFINITY, 15, 10).is_err());
+        assert!(float_numeric(1e30, 15, 10).is_err());
+    }
+
     #[test]
     fn numeric_literals_keep_their_places() {
         assert_eq!(literal_scale("0.123456789012345"), Some(15));

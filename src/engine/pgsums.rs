@@ -6,6 +6,7 @@
 //! | `sum(bigint)`           | numeric, exact       | bigint, **wraps** on overflow    |
 //! | `avg(any integer)`      | numeric              | double (rounded past 2⁵³)        |
 //! | `avg(numeric)`          | numeric, its scale   | decimal with 4 more places       |
+//! | `sum`/`avg(ts - ts)`    | interval, field-wise | duration (prints days justified) |
 //!
 //! So `sum` of two bigints `9223372036854775807` and `1` gave `-9223372036854775808`, a wrong
 //! answer with no error. Here every integer sum and average is accumulated exactly in 128 bits
@@ -18,7 +19,12 @@
 //!   Postgres's scale ([`super::pgnumeric::pg_div`]), typed as
 //!   [`super::pgnumeric::quotient_type`], or a Decimal256 when the input has more than 18 integer
 //!   digits (bigint, numeric(38,0)), so averages up to bigint's range keep their 20 places;
-//! - `avg` of intervals is Postgres's ([`super::pgintervals::interval_average`]).
+//! - `avg` of intervals is Postgres's ([`super::pgintervals::interval_average`]);
+//! - `sum` and `avg` of timestamp differences are intervals, as in Postgres, where `ts - ts` is
+//!   an interval of days and a time under a day, added field by field: of differences of
+//!   `20:00:00` and `1 day 22:00:00`, `sum` is `1 day 42:00:00` and `avg` `33:00:00` (half a
+//!   day carried into the time), where a duration would print `2 days 18:00:00` and
+//!   `1 day 09:00:00`. The same lengths, printed as Postgres prints them.
 //!
 //! Floats, durations and numeric sums are DataFusion's own. Both functions keep their names, so
 //! a federated fragment unparses to a plain `sum(x)` or `avg(x)` that Postgres computes itself,
@@ -453,8 +459,10 @@ impl PgAggregate {
         Finish::of(self.kind, t)
     }
 
+    /// Postgres's interval `avg`, or a `sum`/`avg` of timestamp differences (durations here,
+    /// intervals in Postgres, which both aggregate as intervals).
     fn interval_avg(&self, t: &DataType) -> bool {
-        self.kind == Kind::Avg && t == &INTERVAL
+        (self.kind == Kind::Avg && t == &INTERVAL) || matches!(t, DataType::Duration(_))
     }
 }
 
@@ -488,11 +496,14 @@ impl AggregateUDFImpl for PgAggregate {
         let t = args.expr_fields[0].data_type();
         if self.interval_avg(t) {
             if args.is_distinct {
-                return Err(DataFusionError::NotImplemented(
-                    "avg(DISTINCT interval) when Skipper evaluates it itself".into(),
-                ));
+                return Err(DataFusionError::NotImplemented(format!(
+                    "{}(DISTINCT interval) when Skipper evaluates it itself",
+                    self.name()
+                )));
             }
-            return Ok(Box::<super::pgintervals::IntervalAvg>::default());
+            return Ok(Box::new(super::pgintervals::IntervalAvg::new(
+                self.kind == Kind::Sum,
+            )));
         }
         let Some(finish) = self.finish(t) else {
             return self.inner.accumulator(args);
