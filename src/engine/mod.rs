@@ -36,7 +36,7 @@ mod pgtochar;
 mod pgudf;
 mod pgunparse;
 mod pgzones;
-pub use pgtext::{postgres_duration, postgres_interval};
+pub use pgtext::{postgres_duration, postgres_float, postgres_interval};
 mod pgread;
 mod pgtable;
 pub mod postgres;

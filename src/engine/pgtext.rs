@@ -141,6 +141,12 @@ enum Bools {
     Letters,
 }
 
+/// A double as Postgres prints it: shortest digits, plain between 10⁻⁴ and 10^15, else
+/// `1.7e+18`, `1.5e-07`.
+pub fn postgres_float(v: f64) -> String {
+    float_text(format!("{v}"), format!("{v:e}"), 15, v)
+}
+
 /// Postgres's shortest float text: plain between 10⁻⁴ and 10^15 (10^6 for real), else
 /// `1e+20`, `1.5e-07`.
 fn float_text(digits_plain: String, digits_exp: String, upper: i32, value: f64) -> String {
@@ -195,10 +201,7 @@ fn pg_text(array: &dyn Array, row: usize, bools: Bools) -> DfResult<Option<Strin
             }
             .to_string()
         }
-        DataType::Float64 => {
-            let v = array.as_primitive::<Float64Type>().value(row);
-            float_text(format!("{v}"), format!("{v:e}"), 15, v)
-        }
+        DataType::Float64 => postgres_float(array.as_primitive::<Float64Type>().value(row)),
         DataType::Float32 => {
             let v = array.as_primitive::<Float32Type>().value(row);
             float_text(format!("{v}"), format!("{v:e}"), 6, v as f64)

@@ -115,18 +115,9 @@ impl Cell {
     }
 }
 
+/// As Postgres prints a double (`1.7e+18`, `NaN`, `Infinity`), so the same answer reads the same.
 fn format_float(f: f64) -> String {
-    if f.is_nan() {
-        "NaN".into()
-    } else if f.is_infinite() {
-        if f > 0.0 {
-            "Infinity".into()
-        } else {
-            "-Infinity".into()
-        }
-    } else {
-        f.to_string()
-    }
+    crate::engine::postgres_float(f)
 }
 
 /// Turns arrow values into [`Cell`]s in one time zone.
@@ -767,6 +758,16 @@ mod tests {
             "1,\"a,b\",1234567890123456.7890,0.5,2023-11-14T23:13:20.000001+01:00"
         );
         assert_eq!(lines[2], "2,,,NaN,");
+    }
+
+    // Postgres 15 prints these float8 values as 1.7e+18, 1e-05, 123456789012345, -Infinity.
+    #[test]
+    fn doubles_print_as_postgres_prints_them() {
+        let got: Vec<String> = [1.7e18, 1e-5, 123456789012345.0, f64::NEG_INFINITY]
+            .into_iter()
+            .map(|f| Cell::Float(f).text())
+            .collect();
+        assert_eq!(got, ["1.7e+18", "1e-05", "123456789012345", "-Infinity"]);
     }
 
     #[test]
