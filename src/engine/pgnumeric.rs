@@ -70,7 +70,6 @@ pub(super) fn register(state: &mut datafusion::execution::session_state::Session
             })))
         })
         .and_then(|_| state.register_function_rewrite(Arc::new(ExactLiterals)))
-        .and_then(|_| state.register_function_rewrite(Arc::new(RoundPlaces)))
         .and_then(|_| state.register_function_rewrite(Arc::new(NumericDivision)))
         .and_then(|_| state.register_function_rewrite(Arc::new(RealWidening)))
         .and_then(|_| state.register_function_rewrite(Arc::new(FloatResolution)));
@@ -255,7 +254,13 @@ impl FunctionRewrite for FloatResolution {
 ///   printed so). Such a literal becomes its integer value at scale 0, as Postgres types it;
 /// - `12345678.123456789::float8`: arrow converts the scaled integer to a double before dividing
 ///   by the power of ten, rounding twice (12345678.123456787; Postgres 12345678.12345679). An
-///   explicit cast of an exact literal to a float is the double nearest its decimal text.
+///   explicit cast of an exact literal to a float is the double nearest its decimal text;
+/// - `round(x, n)` with a literal `n` is typed with `n` places (`round(price, 1)` is
+///   numeric(p, 1)), which DataFusion decides from the literal, but only when it sees one: type
+///   coercion wraps an integer literal in a cast to `int`, so a query pushed down whole (whose
+///   schema is planned before the cast is folded) kept the input's scale, and
+///   `round(x::numeric, 2)` printed `81.6400000000` where Postgres prints `81.64`. The literal
+///   is made an `int` here, before coercion, so no cast hides it.
 #[derive(Debug)]
 struct ExactLiterals;
 
@@ -309,49 +314,23 @@ impl FunctionRewrite for ExactLiterals {
                 };
                 Ok(Transformed::yes(Expr::Literal(value, None)))
             }
+            Expr::ScalarFunction(ScalarFunction { func, args }) if func.name() == "round" => {
+                let [x, Expr::Literal(ScalarValue::Int64(Some(n)), _)] = args.as_slice() else {
+                    return Ok(Transformed::no(expr));
+                };
+                let Ok(places) = i32::try_from(*n) else {
+                    return Ok(Transformed::no(expr));
+                };
+                let args = vec![
+                    x.clone(),
+                    Expr::Literal(ScalarValue::Int32(Some(places)), None),
+                ];
+                Ok(Transformed::yes(Expr::ScalarFunction(
+                    ScalarFunction::new_udf(Arc::clone(func), args),
+                )))
+            }
             _ => Ok(Transformed::no(expr)),
         }
-    }
-}
-
-/// `round(x, n)` with a literal `n` is typed with `n` places (`round(price, 1)` is
-/// numeric(p, 1)), which DataFusion decides from the literal, but only when it sees one: type
-/// coercion wraps an integer literal in a cast to `int`, so a query pushed down whole (whose
-/// schema is planned before the cast is folded) kept the input's scale, and
-/// `round(x::numeric, 2)` printed `81.6400000000` where Postgres prints `81.64`. The literal is
-/// made an `int` here, before coercion, so no cast hides it.
-#[derive(Debug)]
-struct RoundPlaces;
-
-impl FunctionRewrite for RoundPlaces {
-    fn name(&self) -> &str {
-        "skipper_round_places"
-    }
-
-    fn rewrite(
-        &self,
-        expr: Expr,
-        _schema: &DFSchema,
-        _config: &ConfigOptions,
-    ) -> DfResult<Transformed<Expr>> {
-        use datafusion::common::ScalarValue;
-        let Expr::ScalarFunction(ScalarFunction { func, args }) = &expr else {
-            return Ok(Transformed::no(expr));
-        };
-        let places = match args.as_slice() {
-            [_, Expr::Literal(ScalarValue::Int64(Some(n)), _)] => i32::try_from(*n).ok(),
-            _ => None,
-        };
-        let Some(places) = places.filter(|_| func.name() == "round") else {
-            return Ok(Transformed::no(expr));
-        };
-        let Expr::ScalarFunction(ScalarFunction { func, mut args }) = expr else {
-            unreachable!("matched above")
-        };
-        args[1] = Expr::Literal(ScalarValue::Int32(Some(places)), None);
-        Ok(Transformed::yes(Expr::ScalarFunction(
-            ScalarFunction::new_udf(func, args),
-        )))
     }
 }
 
