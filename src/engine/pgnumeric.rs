@@ -462,29 +462,29 @@ impl ScalarUDFImpl for NumericDiv {
         let (all_scalar, _) = super::pgudf::shape(&args);
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let wide = is_wide(arrays[0].data_type()) || is_wide(arrays[1].data_type());
-        let (a, s1) = wide_values(&arrays[0])?;
-        let (b, s2) = wide_values(&arrays[1])?;
+        let (a, s1) = exact_at(&arrays[0])?;
+        let (b, s2) = exact_at(&arrays[1])?;
         let out = quotient_scale(s1, s2);
         let precision = if wide { WIDE_PRECISION } else { MAX_PRECISION };
-        let quotients = a
-            .iter()
-            .zip(b.iter())
-            .map(|(a, b)| match (a, b) {
-                (Some(a), Some(b)) => pg_div_within(a, s1, b, s2, out, precision).map(Some),
-                _ => Ok(None),
-            })
-            .collect::<DfResult<Vec<Option<i256>>>>()?;
+        let quotient = |i: usize| match (a(i), b(i)) {
+            (Some(a), Some(b)) => pg_div_within(a, s1, b, s2, out, precision).map(Some),
+            _ => Ok(None),
+        };
+        let len = arrays[0].len();
         let result: ArrayRef = if wide {
+            let mut built = datafusion::arrow::array::Decimal256Builder::with_capacity(len);
+            for i in 0..len {
+                built.append_option(quotient(i)?);
+            }
             Arc::new(
-                quotients
-                    .into_iter()
-                    .collect::<datafusion::arrow::array::Decimal256Array>()
+                built
+                    .finish()
                     .with_precision_and_scale(WIDE_PRECISION, out)?,
             )
         } else {
-            let mut built = Decimal128Builder::with_capacity(quotients.len());
-            for q in quotients {
-                built.append_option(q.map(|q| q.as_i128()));
+            let mut built = Decimal128Builder::with_capacity(len);
+            for i in 0..len {
+                built.append_option(quotient(i)?.map(|q| q.as_i128()));
             }
             Arc::new(
                 built
@@ -500,27 +500,27 @@ fn is_wide(t: &DataType) -> bool {
     matches!(t, DataType::Decimal256(_, _))
 }
 
-/// A decimal column's values as 256-bit integers, with its scale.
-fn wide_values(array: &ArrayRef) -> DfResult<(datafusion::arrow::array::Decimal256Array, i8)> {
-    Ok(match array.data_type() {
-        DataType::Decimal128(_, s) => (
-            array
-                .as_primitive::<Decimal128Type>()
-                .unary(i256::from_i128),
-            *s,
-        ),
-        DataType::Decimal256(_, s) => (
-            array
-                .as_primitive::<datafusion::arrow::datatypes::Decimal256Type>()
-                .clone(),
-            *s,
-        ),
-        t => {
-            return Err(DataFusionError::Internal(format!(
-                "numeric_div of a {t} column"
-            )));
+/// A decimal column's value at a row as a 256-bit integer (`None` when null), and its scale;
+/// read in place, with no copy of a Decimal128 column.
+type ExactAt<'a> = Box<dyn Fn(usize) -> Option<i256> + 'a>;
+
+fn exact_at(array: &ArrayRef) -> DfResult<(ExactAt<'_>, i8)> {
+    match array.data_type() {
+        DataType::Decimal128(_, s) => {
+            let a = array.as_primitive::<Decimal128Type>();
+            Ok((
+                Box::new(move |i| a.is_valid(i).then(|| i256::from_i128(a.value(i)))),
+                *s,
+            ))
         }
-    })
+        DataType::Decimal256(_, s) => {
+            let a = array.as_primitive::<datafusion::arrow::datatypes::Decimal256Type>();
+            Ok((Box::new(move |i| a.is_valid(i).then(|| a.value(i))), *s))
+        }
+        t => Err(DataFusionError::Internal(format!(
+            "numeric_div of a {t} column"
+        ))),
+    }
 }
 
 pub(super) fn pow10(e: u32) -> Option<i256> {
